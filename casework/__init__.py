@@ -1,0 +1,1 @@
+"""casework command line: wires features, training and serving; holds no domain logic."""

@@ -1,0 +1,1 @@
+"""Case data contract, synthetic generator, importers and the feature pipeline."""

@@ -1,0 +1,95 @@
+"""Names and categories of the public data contract (CONTRACT.md §1–3), defined once.
+
+Every other module (schemas, generator, feature pipeline, sampler, service) takes its column
+names and allowed values from here, so the contract cannot drift between stages.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import product
+
+STAGES: tuple[str, ...] = ("assessment", "planning", "delivery", "review")
+AIMS: tuple[str, ...] = ("engagement", "desistance", "safety")
+JUDGEMENTS: tuple[str, ...] = tuple(f"{stage}_{aim}" for stage, aim in product(STAGES, AIMS))
+"""The 12 key judgements, stage-major: assessment_engagement ... review_safety."""
+
+SUFFICIENT, INSUFFICIENT, NOT_APPLICABLE = "sufficient", "insufficient", "not_applicable"
+JUDGEMENT_VALUES: tuple[str, ...] = (SUFFICIENT, INSUFFICIENT, NOT_APPLICABLE)
+
+PROVIDER_TYPES: tuple[str, ...] = ("NPS", "CRC")
+GRADES: tuple[str, ...] = ("PO", "PSO")
+ROSH_LEVELS: tuple[str, ...] = ("low", "medium", "high", "very_high")
+REOFFENDING_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+SENTENCE_TYPES: tuple[str, ...] = ("community_order", "suspended_sentence_order", "licence")
+GENDERS: tuple[str, ...] = ("male", "female")
+ETHNICITIES: tuple[str, ...] = ("white", "black", "asian", "mixed", "other", "not_stated")
+
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "provider_type": PROVIDER_TYPES,
+    "officer_grade": GRADES,
+    "rosh_level": ROSH_LEVELS,
+    "reoffending_likelihood": REOFFENDING_LEVELS,
+    "sentence_type": SENTENCE_TYPES,
+    "gender": GENDERS,
+    "ethnicity": ETHNICITIES,
+}
+"""Closed categories of the contract, in their natural order (ordinal ones low to high)."""
+
+INTEGER_RANGES: dict[str, tuple[int, int]] = {
+    "officer_caseload": (0, 300),
+    "officer_changes": (0, 20),
+    "months_supervised": (0, 120),
+    "age": (18, 100),
+}
+"""Inclusive ranges of the contract's integer columns."""
+
+STRING_COLUMNS: tuple[str, ...] = ("case_id", "provider", "region", "office", "officer_id")
+PROTECTED: tuple[str, ...] = ("gender", "ethnicity", "age")
+"""Protected characteristics: for stratification and audit, not model inputs by default."""
+
+FRAME_COLUMNS: tuple[str, ...] = (
+    "case_id",
+    "provider_type",
+    "provider",
+    "region",
+    "office",
+    "officer_id",
+    "officer_grade",
+    "officer_caseload",
+    "officer_changes",
+    "rosh_level",
+    "reoffending_likelihood",
+    "sentence_type",
+    "months_supervised",
+    "iom",
+    "gender",
+    "ethnicity",
+    "age",
+)
+"""Caseload frame columns (CONTRACT.md §2), in contract order."""
+
+INSPECTED_COLUMNS: tuple[str, ...] = (
+    ("case_id", "inspection_id", "inspection_date") + FRAME_COLUMNS[1:] + JUDGEMENTS
+)
+"""Inspected-case columns (CONTRACT.md §1), in contract order."""
+
+INCLUSION_PROBABILITY = "inclusion_probability"
+EARLIEST_INSPECTION = date(2010, 1, 1)
+
+RISK_SCORE = "risk_score"
+
+
+def score_column(judgement: str) -> str:
+    """Name of the scored probability that ``judgement`` is insufficient (CONTRACT.md §3)."""
+    return f"p_insufficient__{judgement}"
+
+
+def truth_column(judgement: str) -> str:
+    """Name of the generator's true probability that ``judgement`` is insufficient."""
+    return f"p_true__{judgement}"
+
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    ("case_id",) + tuple(score_column(j) for j in JUDGEMENTS) + (RISK_SCORE,)
+)

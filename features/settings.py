@@ -1,0 +1,28 @@
+"""The one typed settings object: every path, URI and seed casework reads from its environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """casework configuration; each field can be set with a ``CASEWORK_<FIELD>`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where generated and imported tables live.")
+    models_dir: Path = Field(Path("models"), description="Exported champion bundle for serving.")
+    mlflow_uri: str = Field("sqlite:///mlflow.db", description="MLflow tracking store URI.")
+    mlflow_artifacts: Path = Field(Path("mlruns"), description="MLflow artifact root.")
+    reports_dir: Path = Field(Path("reports"), description="HTML reports and model cards.")
+    seed: int = Field(1, description="Default random seed for generation, training and sampling.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Sampling design and estimation, the BentoML service and the planner page."""

@@ -1,0 +1,1 @@
+"""Per-judgement training, evaluation, calibration, explanations, reports and retraining."""
