@@ -80,6 +80,7 @@ class Truth(_Strict):
     caseload_knee: float
     caseload_width: float = Field(gt=0)
     caseload_scale: float
+    caseload_power: float = Field(gt=0)
     reference_cases: int = Field(gt=1000)
     reference_seed: int
     effects: dict[str, AimEffects]

@@ -6,7 +6,8 @@ For judgement j the log-odds of *insufficient* work is
             + k_aim * log2(1 + officer_changes) + m_aim * IOM + q_aim * reoffending
             + u_case + v_officer,
 
-with h(c) = scale * softplus((c - knee) / width): flat below ~40 cases, clearly worse above ~50.
+with h(c) = scale * softplus((c - knee) / width) ** power: flat below ~40 cases, clearly worse
+above ~50 and increasingly so.
 ``u_case`` (shared by a case's 12 judgements) and ``v_officer`` are latent normal effects. The
 intercepts a_j, provider effects b_j and, for the safety aim, RoSH effects r_j are solved so that
 a fixed reference population reproduces the published figures in ``calibration.toml``; the other
@@ -60,7 +61,7 @@ class TruthModel:
         """h(c): the non-linear caseload term before its per-aim coefficient."""
         t = self.config.truth
         x = (np.asarray(caseload, dtype=float) - t.caseload_knee) / t.caseload_width
-        return t.caseload_scale * np.logaddexp(0.0, x)
+        return t.caseload_scale * np.logaddexp(0.0, x) ** t.caseload_power
 
     def terms(self, cases: pd.DataFrame) -> dict[str, np.ndarray]:
         """Each driver's additive contribution to the log-odds, an (n, 12) array per driver."""
