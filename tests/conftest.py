@@ -11,3 +11,21 @@ from features.generator import SyntheticData, generate
 def small_data() -> SyntheticData:
     """A small population with truth: 4,000 inspected cases, a 5,000-case frame, seed 7."""
     return generate(4_000, 5_000, seed=7, with_truth=True)
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A fresh data/models/MLflow location for one test, through the CASEWORK_* settings."""
+    from features.settings import get_settings
+
+    for name, value in {
+        "DATA_DIR": tmp_path / "data",
+        "MODELS_DIR": tmp_path / "models",
+        "MLFLOW_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "MLFLOW_ARTIFACTS": tmp_path / "mlruns",
+        "REPORTS_DIR": tmp_path / "reports",
+    }.items():
+        monkeypatch.setenv(f"CASEWORK_{name}", str(value))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()

@@ -1,0 +1,89 @@
+"""``casework train`` and ``casework score``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from casework.app import command, console, errors
+from features.contract import JUDGEMENTS
+from features.errors import InputError
+from features.readers import write_table
+from features.settings import get_settings
+from features.validation import load_table
+from training.job import load_model, run_training
+from training.model_card import metrics_table
+
+
+@command("train")
+def train_command(
+    data: Annotated[Path, typer.Option("--data", help="Inspected cases (CSV or Parquet).")],
+) -> None:
+    """Train the 12 judgement models, log them to MLflow and register a model version."""
+    settings = get_settings()
+    cases = load_table(data, kind="inspected")
+    progress = Progress(
+        TextColumn("[bold]training[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("judgements", total=len(JUDGEMENTS))
+        outcome = run_training(
+            cases,
+            str(data),
+            settings,
+            on_judgement=lambda j: progress.update(task, advance=1, description=j),
+        )
+    result = outcome.result
+    for judgement, reason in result.skipped.items():
+        errors.print(f"warning: {judgement} skipped: {reason}")
+    weighting = "design" if result.model.metadata.get("design_weighted") else "unweighted"
+    console.print(_table(metrics_table(result, weighting), f"Test metrics ({weighting})"))
+    reg = outcome.registered
+    console.print(
+        f"MLflow run {reg.run_id}: casework-sufficiency version {reg.version} "
+        f"(aliases: {', '.join(reg.aliases)})"
+    )
+    if outcome.exported:
+        console.print(f"champion bundle exported to {outcome.exported}")
+    console.print(f"MLflow UI: .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_uri}")
+
+
+@command("score")
+def score_command(
+    data: Annotated[Path, typer.Option("--data", help="Caseload frame (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="Scores file to write (.csv or .parquet).")],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Registered alias or version (default: exported champion)."),
+    ] = None,
+) -> None:
+    """Score every case: p_insufficient__<judgement> for the 12 judgements and risk_score."""
+    settings = get_settings()
+    frame = load_table(data, kind="frame")
+    try:
+        bundle = load_model(settings, model)
+    except FileNotFoundError as missing:
+        raise InputError(f"no champion model at {missing}: run casework train first") from None
+    scores = bundle.predict(frame)
+    write_table(scores, out)
+    console.print(f"wrote {out} ({len(scores):,} cases scored)")
+
+
+def _table(frame: pd.DataFrame, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("judgement")
+    for column in frame.columns:
+        table.add_column(column, justify="right")
+    for index, row in frame.iterrows():
+        table.add_row(str(index), *(f"{v:.3f}" for v in row))
+    return table

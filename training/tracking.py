@@ -1,0 +1,159 @@
+"""MLflow tracking and registry: one parent run per training, a nested run per judgement, one
+registered pyfunc model ``casework-sufficiency`` moved between versions with aliases.
+
+The default store is ``sqlite:///mlflow.db`` with artifacts under ``./mlruns``; setting
+``CASEWORK_MLFLOW_URI`` points all of this at a real tracking server unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from features.contract import FRAME_COLUMNS, JUDGEMENTS
+from features.settings import Settings
+from training.bundle import CaseworkModel
+from training.model_card import render_model_card
+from training.pyfunc import BUNDLE_ARTIFACT, CaseworkPyfunc
+from training.trainer import TrainingResult
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message=".*Python object as `python_model`.*")
+warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+
+MODEL_NAME = "casework-sufficiency"
+EXPERIMENT = "casework"
+CHAMPION, CHALLENGER = "champion", "challenger"
+PIP_REQUIREMENTS = ["casework", "lightgbm", "scikit-learn", "pandas", "numpy"]
+
+
+@dataclass(frozen=True)
+class RegisteredRun:
+    """Where a training went: its MLflow run and the model version it registered."""
+
+    run_id: str
+    version: str
+    aliases: tuple[str, ...]
+
+
+def connect(settings: Settings) -> MlflowClient:
+    """Point MLflow at the configured store and make sure the experiment exists."""
+    mlflow.set_tracking_uri(settings.mlflow_uri)
+    mlflow.set_registry_uri(settings.mlflow_uri)
+    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
+        artifacts = Path(settings.mlflow_artifacts).resolve()
+        artifacts.mkdir(parents=True, exist_ok=True)
+        mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    return MlflowClient()
+
+
+def log_training(
+    result: TrainingResult,
+    cases: pd.DataFrame,
+    source: str,
+    settings: Settings,
+    params: dict[str, object],
+    card: dict,
+) -> RegisteredRun:
+    """Log a training (parent + nested runs), register its model and set its aliases."""
+    client = connect(settings)
+    bundle = result.model
+    trained_on = bundle.metadata["trained_on"]
+    metrics = result.metrics
+    with mlflow.start_run(run_name=f"train {trained_on['date_max']}") as parent:
+        mlflow.log_params({**params, "judgements_skipped": len(result.skipped)})
+        mlflow.set_tags({f"data.{k}": v for k, v in trained_on.items()})
+        dataset = mlflow.data.from_pandas(
+            cases, source=source, name="inspected_cases", digest=str(trained_on["sha256"])[:32]
+        )
+        mlflow.log_input(dataset, context="training")
+        for row in metrics.itertuples(index=False):
+            if row.model == "lightgbm":
+                for metric in ("auc", "ece", "brier", "pr_auc", "precision_at_20"):
+                    mlflow.log_metric(
+                        f"{metric}__{row.judgement}__{row.weighting}", getattr(row, metric)
+                    )
+        for judgement in JUDGEMENTS:
+            with mlflow.start_run(run_name=judgement, nested=True):
+                _log_judgement(result, judgement)
+        with tempfile.TemporaryDirectory() as tmp:
+            metrics_file = Path(tmp) / "metrics.csv"
+            metrics.to_csv(metrics_file, index=False)
+            mlflow.log_artifact(str(metrics_file))
+            for name, text in render_model_card(card).items():
+                mlflow.log_text(text, name)
+            bundle_dir = bundle.save(Path(tmp) / "bundle")
+            example = cases.loc[:, list(FRAME_COLUMNS)].head(5)
+            example = example.astype(
+                {c: str for c in example.select_dtypes("category")}
+                | {c: float for c in example.select_dtypes("integer")}
+            )
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=CaseworkPyfunc(),
+                artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+                signature=infer_signature(example, bundle.predict(example)),
+                input_example=example,
+                registered_model_name=MODEL_NAME,
+                pip_requirements=PIP_REQUIREMENTS,
+            )
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
+    aliases = [CHALLENGER]
+    if _alias_version(client, CHAMPION) is None:
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
+        aliases.append(CHAMPION)
+    return RegisteredRun(parent.info.run_id, version, tuple(aliases))
+
+
+def _log_judgement(result: TrainingResult, judgement: str) -> None:
+    if judgement in result.skipped:
+        mlflow.set_tags({"status": "skipped", "reason": result.skipped[judgement]})
+        return
+    model = result.model.models[judgement]
+    mlflow.set_tag("status", "trained")
+    mlflow.log_params(
+        {"n_rounds": model.n_rounds_, "calibration": model.calibration_, **model.get_params()}
+    )
+    rows = result.metrics[result.metrics["judgement"] == judgement]
+    for row in rows.itertuples(index=False):
+        for metric in (
+            "n",
+            "prevalence",
+            "auc",
+            "pr_auc",
+            "brier",
+            "ece",
+            "precision_at_10",
+            "precision_at_20",
+            "lift_at_10",
+            "lift_at_20",
+        ):
+            mlflow.log_metric(f"{row.model}.{row.weighting}.{metric}", getattr(row, metric))
+
+
+def _alias_version(client: MlflowClient, alias: str) -> str | None:
+    try:
+        return client.get_model_version_by_alias(MODEL_NAME, alias).version
+    except mlflow.exceptions.MlflowException:
+        return None
+
+
+def load_registered(settings: Settings, alias_or_version: str) -> CaseworkModel:
+    """The bundle of a registered version, by alias (``champion``) or version number."""
+    connect(settings)
+    ref = f"@{alias_or_version}" if not alias_or_version.isdigit() else f"/{alias_or_version}"
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}{ref}")
+    return model.unwrap_python_model().bundle
