@@ -22,8 +22,15 @@ demo: install
 	$(BIN)/casework generate --cases 50000 --frame-cases 250000 --seed $(SEED) --out $(DATA) --with-truth --calibration-report
 	$(BIN)/casework validate $(DATA)/inspected.parquet --kind inspected
 	$(BIN)/casework validate $(DATA)/frame.parquet --kind frame
+	$(BIN)/casework train --data $(DATA)/inspected.parquet
+	$(BIN)/casework score --data $(DATA)/frame.parquet --out $(DATA)/scores.parquet
 	@echo
-	@echo "Data:        $(DATA)/inspected.parquet (inspected cases), $(DATA)/frame.parquet (current caseload)"
+	@echo "Where everything went:"
+	@echo "  data           $(DATA)/inspected.parquet, $(DATA)/frame.parquet"
+	@echo "  scores         $(DATA)/scores.parquet"
+	@echo "  champion model $(or $(CASEWORK_MODELS_DIR),models)/champion (with model_card.md/.html)"
+	@echo "  MLflow         $(or $(CASEWORK_MLFLOW_URI),sqlite:///mlflow.db), artifacts in mlruns/"
+	@echo "                 browse: $(BIN)/mlflow ui --backend-store-uri $(or $(CASEWORK_MLFLOW_URI),sqlite:///mlflow.db)"
 
 test: install
 	$(BIN)/ruff check .
