@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks.common import Row, report  # noqa: E402
+from benchmarks.common import Row, report
 
 MODULES = ("bench_generate", "bench_train", "bench_sampling", "bench_explain", "bench_service")
 
