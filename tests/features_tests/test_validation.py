@@ -1,0 +1,342 @@
+"""The data contract's validation: typed frames, readers, and ``casework validate``'s messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from casework.cli import app
+from features.contract import (
+    ETHNICITIES,
+    FRAME_COLUMNS,
+    INCLUSION_PROBABILITY,
+    INSPECTED_COLUMNS,
+    JUDGEMENT_VALUES,
+)
+from features.errors import InputError, InputErrors
+from features.readers import read_table, write_table
+from features.schema import typed_schema
+from features.validation import BOOLEAN_SPELLINGS, load_table, validate_table
+
+STRING_DTYPE = pd.StringDtype(na_value=np.nan)
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in a temporary folder so that messages name short relative paths."""
+    monkeypatch.chdir(tmp_path)
+
+
+def run(*args: str) -> tuple[int, str]:
+    """Exit code and whitespace-normalised stderr of ``casework validate ARGS``."""
+    result = CliRunner().invoke(app, ["validate", *args])
+    assert "Traceback" not in result.output
+    return result.exit_code, " ".join(result.stderr.split())
+
+
+def write_csv(text: pd.DataFrame, name: str = "cases.csv") -> str:
+    """Write an all-string table as CSV and return its (relative) name."""
+    text.to_csv(name, index=False)
+    return name
+
+
+def errors_of(path: str, kind: str | None = None) -> list[InputError]:
+    """The InputErrors that loading ``path`` raises."""
+    with pytest.raises(InputErrors) as info:
+        load_table(path, kind)
+    return info.value.errors
+
+
+# --- valid input and the typed frame ---------------------------------------------------------
+
+
+def test_typed_frame_has_the_contract_dtypes(valid_inspected: pd.DataFrame) -> None:
+    write_table(valid_inspected, "cases.csv")
+    loaded = load_table("cases.csv")
+    assert list(loaded.columns) == list(INSPECTED_COLUMNS)
+    assert loaded["case_id"].dtype == STRING_DTYPE
+    assert loaded["officer_id"].dtype == STRING_DTYPE
+    assert loaded["ethnicity"].dtype == pd.CategoricalDtype(ETHNICITIES, ordered=False)
+    assert loaded["review_safety"].dtype == pd.CategoricalDtype(JUDGEMENT_VALUES)
+    assert loaded["age"].dtype == np.dtype("int64")
+    assert loaded["iom"].dtype == np.dtype("bool")
+    assert loaded["inspection_date"].dtype == np.dtype("datetime64[ns]")
+    assert isinstance(loaded.index, pd.RangeIndex) and loaded.index[0] == 0
+    typed_schema("inspected").validate(loaded)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_round_trip_loads_back_equal(valid_inspected: pd.DataFrame, suffix: str) -> None:
+    valid_inspected[INCLUSION_PROBABILITY] = np.linspace(0.01, 1.0, len(valid_inspected))
+    valid_inspected["note"] = "kept"
+    write_table(valid_inspected, f"cases{suffix}")
+    pd.testing.assert_frame_equal(load_table(f"cases{suffix}"), valid_inspected)
+
+
+def test_frame_round_trip_and_kind_detection(valid_frame: pd.DataFrame) -> None:
+    write_table(valid_frame, "frame.parquet")
+    loaded = load_table("frame.parquet")
+    pd.testing.assert_frame_equal(loaded, valid_frame)
+    assert list(loaded.columns) == list(FRAME_COLUMNS)
+
+
+def test_all_string_parquet_is_typed(valid_inspected: pd.DataFrame, valid_inspected_text) -> None:
+    valid_inspected_text.to_parquet("cases.parquet")
+    pd.testing.assert_frame_equal(load_table("cases.parquet"), valid_inspected)
+
+
+def test_contract_columns_come_first_and_extras_pass_through(valid_inspected_text) -> None:
+    shuffled = valid_inspected_text.iloc[:, ::-1].assign(comment="see file")
+    loaded = load_table(write_csv(shuffled))
+    assert list(loaded.columns) == list(INSPECTED_COLUMNS) + ["comment"]
+    assert (loaded["comment"] == "see file").all()
+
+
+@pytest.mark.parametrize("spelling", [*BOOLEAN_SPELLINGS, "TRUE", "False", " 1 "])
+def test_accepted_boolean_spellings(valid_inspected_text, spelling: str) -> None:
+    valid_inspected_text["iom"] = spelling
+    loaded = load_table(write_csv(valid_inspected_text))
+    assert loaded["iom"].all() == (spelling.strip().lower() in ("true", "1"))
+
+
+def test_bom_and_blank_lines_are_accepted_and_lines_still_counted(valid_inspected_text) -> None:
+    valid_inspected_text.loc[9, "age"] = "17"
+    lines = valid_inspected_text.to_csv(index=False).splitlines()
+    text = "\ufeff" + "\n".join(lines[:3] + ["", ""] + lines[3:]) + "\n\n"
+    Path("cases.csv").write_text(text, encoding="utf-8")
+    [error] = errors_of("cases.csv")
+    assert error.column == "age" and list(error.rows) == [13] and error.row_label == "line"
+
+
+def test_valid_inspected_file_exits_0_with_summary(valid_inspected: pd.DataFrame) -> None:
+    write_table(valid_inspected, "cases.parquet")
+    result = CliRunner().invoke(app, ["validate", "cases.parquet"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "rows 50" in out and "officers 8" in out and "inspections 3" in out
+    assert "assessment_engagement" in out and "%" in out
+
+
+def test_frame_summary_and_explicit_kind(valid_inspected: pd.DataFrame) -> None:
+    write_table(valid_inspected, "cases.parquet")
+    result = CliRunner().invoke(app, ["validate", "cases.parquet", "--kind", "frame"])
+    assert result.exit_code == 0, result.output
+    assert "rows 50 · offices 3 · officers 8" in " ".join(result.stdout.split())
+
+
+# --- bad input: exit 2 with file, column, rule, rows and values ----------------------------
+
+
+def test_unknown_category(valid_inspected_text) -> None:
+    valid_inspected_text.loc[2, "provider_type"] = "NPZ"
+    code, message = run(write_csv(valid_inspected_text))
+    assert code == 2
+    assert (
+        "cases.csv, column 'provider_type', line 4: unknown category; allowed: NPS, CRC "
+        "(found: 'NPZ')" in message
+    )
+
+
+def test_caseload_out_of_range_csv(valid_inspected_text) -> None:
+    valid_inspected_text.loc[[0, 5], "officer_caseload"] = ["301", "-1"]
+    code, message = run(write_csv(valid_inspected_text))
+    assert code == 2
+    assert "column 'officer_caseload', lines 2, 7: value out of range 0…300" in message
+    assert "'301', '-1'" in message
+
+
+def test_caseload_out_of_range_parquet_rows(valid_inspected: pd.DataFrame) -> None:
+    valid_inspected.loc[[3, 4], "officer_caseload"] = 1_000
+    write_table(valid_inspected, "cases.parquet")
+    code, message = run("cases.parquet")
+    assert code == 2
+    assert "cases.parquet, column 'officer_caseload', rows 4, 5: value out of range" in message
+
+
+def test_duplicate_case_id(valid_inspected_text) -> None:
+    valid_inspected_text.loc[20, "case_id"] = valid_inspected_text.loc[10, "case_id"]
+    code, message = run(write_csv(valid_inspected_text))
+    assert code == 2
+    assert "column 'case_id', lines 12, 22: duplicate case_id (found: 'C00010')" in message
+
+
+def test_missing_column_suggests_near_names(valid_inspected_text) -> None:
+    renamed = valid_inspected_text.rename(columns={"age": "Age"}).drop(columns="region")
+    code, message = run(write_csv(renamed))
+    assert code == 2
+    assert "cases.csv, column 'region': missing column" in message
+    assert "cases.csv, column 'age': missing column (found: 'Age')" in message
+
+
+def test_empty_file() -> None:
+    Path("cases.csv").write_bytes(b"")
+    assert run("cases.csv") == (2, "error: cases.csv: empty file")
+
+
+def test_header_only_file(valid_inspected_text) -> None:
+    write_csv(valid_inspected_text.head(0))
+    assert run("cases.csv") == (2, "error: cases.csv: no rows")
+
+
+def test_garbled_csv() -> None:
+    Path("cases.csv").write_bytes(np.random.default_rng(5).bytes(2_000))
+    code, message = run("cases.csv")
+    assert code == 2 and "cases.csv" in message and "not UTF-8" in message
+
+
+def test_garbled_parquet(valid_inspected: pd.DataFrame) -> None:
+    write_table(valid_inspected, "cases.parquet")
+    data = Path("cases.parquet").read_bytes()
+    Path("cases.parquet").write_bytes(data[: len(data) // 2])
+    code, message = run("cases.parquet")
+    assert code == 2 and "cases.parquet: not a readable Parquet file" in message
+
+
+def test_csv_named_parquet(valid_inspected_text) -> None:
+    valid_inspected_text.to_csv("cases.parquet", index=False)
+    code, message = run("cases.parquet")
+    assert code == 2 and "not a readable Parquet file" in message
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16"])
+def test_wrong_encoding(valid_inspected_text, encoding: str) -> None:
+    valid_inspected_text.loc[0, "provider"] = "Région Île"
+    valid_inspected_text.to_csv("cases.csv", index=False, encoding=encoding)
+    code, message = run("cases.csv")
+    assert code == 2 and "cases.csv: not UTF-8 text" in message
+
+
+@pytest.mark.parametrize("date", ["01/02/2019", "2019-1-2", "2019-02-30", "20190102"])
+def test_wrong_date_format(valid_inspected_text, date: str) -> None:
+    valid_inspected_text.loc[6, "inspection_date"] = date
+    code, message = run(write_csv(valid_inspected_text))
+    assert code == 2
+    assert (
+        f"column 'inspection_date', line 8: not an ISO date YYYY-MM-DD (found: '{date}')" in message
+    )
+
+
+def test_date_out_of_range(valid_inspected_text) -> None:
+    valid_inspected_text.loc[[1, 2], "inspection_date"] = ["2009-12-31", "2999-01-01"]
+    [error] = errors_of(write_csv(valid_inspected_text))
+    assert error.column == "inspection_date" and list(error.rows) == [3, 4]
+    assert error.rule.startswith("date out of range 2010-01-01…")
+
+
+def test_bad_boolean(valid_inspected_text) -> None:
+    valid_inspected_text.loc[0, "iom"] = "yes"
+    code, message = run(write_csv(valid_inspected_text))
+    assert code == 2
+    assert "column 'iom', line 2: not a boolean; accepted: true, false, 1, 0" in message
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "-0.1", "inf"])
+def test_inclusion_probability_out_of_range(valid_inspected_text, value: str) -> None:
+    valid_inspected_text[INCLUSION_PROBABILITY] = "0.5"
+    valid_inspected_text.loc[4, INCLUSION_PROBABILITY] = value
+    code, message = run(write_csv(valid_inspected_text))
+    assert code == 2
+    assert (
+        f"column 'inclusion_probability', line 6: value out of range (0, 1] (found: '{value}')"
+        in (message)
+    )
+
+
+def test_inclusion_probability_not_a_number(valid_inspected_text) -> None:
+    valid_inspected_text[INCLUSION_PROBABILITY] = "nan"
+    [error] = errors_of(write_csv(valid_inspected_text))
+    assert (error.column, error.rule, len(error.rows)) == (
+        INCLUSION_PROBABILITY,
+        "not a number",
+        50,
+    )
+
+
+def test_duplicate_headers(valid_inspected_text) -> None:
+    lines = valid_inspected_text.to_csv(index=False).splitlines()
+    Path("cases.csv").write_text("\n".join([lines[0] + ",age"] + [x + ",40" for x in lines[1:]]))
+    code, message = run("cases.csv")
+    assert code == 2
+    assert "cases.csv, column 'age': duplicate column names in the header" in message
+
+
+def test_ragged_rows(valid_inspected_text) -> None:
+    lines = valid_inspected_text.to_csv(index=False).splitlines()
+    lines[4] += ",extra"
+    lines[6] = lines[6].rsplit(",", 2)[0]
+    Path("cases.csv").write_text("\n".join(lines) + "\n")
+    code, message = run("cases.csv")
+    assert code == 2
+    assert "cases.csv, lines 5, 7: wrong number of fields; the header has 31" in message
+
+
+@pytest.mark.parametrize("name", ["cases.xlsx", "cases", "cases.json"])
+def test_wrong_suffix(valid_inspected_text, name: str) -> None:
+    valid_inspected_text.to_csv(name, index=False)
+    code, message = run(name)
+    assert (
+        code == 2 and f"{name}: unsupported file type" in message and ".csv or .parquet" in message
+    )
+
+
+def test_missing_file() -> None:
+    assert run("absent.csv") == (2, "error: absent.csv: file not found")
+
+
+def test_empty_values_are_named(valid_inspected_text) -> None:
+    valid_inspected_text.loc[[1, 3], "officer_id"] = ["", "   "]
+    valid_inspected_text.loc[8, "gender"] = ""
+    errors = errors_of(write_csv(valid_inspected_text))
+    assert [(e.column, e.rule, list(e.rows)) for e in errors] == [
+        ("officer_id", "empty value", [3, 5]),
+        ("gender", "empty value", [10]),
+    ]
+
+
+def test_all_problems_reported_at_once_one_per_column_and_rule(valid_inspected_text) -> None:
+    valid_inspected_text.loc[range(10), "age"] = "17"
+    valid_inspected_text.loc[[11, 12], "age"] = ["forty", "40.5"]
+    valid_inspected_text.loc[3, "rosh_level"] = "extreme"
+    valid_inspected_text.loc[4, "officer_changes"] = ""
+    errors = errors_of(write_csv(valid_inspected_text))
+    assert [(e.column, e.rule) for e in errors] == [
+        ("officer_changes", "empty value"),
+        ("rosh_level", "unknown category; allowed: low, medium, high, very_high"),
+        ("age", "value out of range 18…100"),
+        ("age", "not an integer"),
+    ]
+    assert all(e.source == "cases.csv" and e.row_label == "line" for e in errors)
+    assert list(errors[2].rows) == list(range(2, 12)) and list(errors[2].examples) == ["17"]
+    assert "lines 2, 3, 4, 5, 6 (and 5 more)" in str(errors[2])
+
+
+def test_unparsable_values_are_not_also_reported_empty(valid_inspected: pd.DataFrame) -> None:
+    typed = valid_inspected.astype({"age": "float64"})
+    typed.loc[0, "age"] = 30.5
+    typed.loc[1, "age"] = np.nan
+    errors = errors_of_frame(typed)
+    assert [(e.column, e.rule, list(e.rows)) for e in errors] == [
+        ("age", "not an integer", [1]),
+        ("age", "empty value", [2]),
+    ]
+
+
+def errors_of_frame(raw: pd.DataFrame) -> list[InputError]:
+    """The InputErrors that validating an in-memory valid_inspected table raises."""
+    with pytest.raises(InputErrors) as info:
+        validate_table(raw, "inspected", "memory")
+    return info.value.errors
+
+
+def test_write_table_is_atomic_and_replaces(valid_inspected: pd.DataFrame, tmp_path: Path) -> None:
+    target = tmp_path / "out" / "cases.parquet"
+    write_table(valid_inspected.head(5), target)
+    write_table(valid_inspected, target)
+    assert len(read_table(target)) == len(valid_inspected)
+    assert [p.name for p in target.parent.iterdir()] == ["cases.parquet"]
+    with pytest.raises(InputError, match="unsupported file type"):
+        write_table(valid_inspected, tmp_path / "cases.xlsx")
