@@ -1,6 +1,12 @@
 """Entry point of the ``casework`` command: imports each command module so it registers."""
 
 from casework.app import app
-from casework.commands import generate, sample, train, validate  # noqa: F401  (register)
+from casework.commands import (  # noqa: F401  (each module registers its commands)
+    generate,
+    retrain,
+    sample,
+    train,
+    validate,
+)
 
 __all__ = ["app"]

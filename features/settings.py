@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     mlflow_artifacts: Path = Field(Path("mlruns"), description="MLflow artifact root.")
     reports_dir: Path = Field(Path("reports"), description="HTML reports and model cards.")
     seed: int = Field(1, description="Default random seed for generation, training and sampling.")
+    fault_point: str | None = Field(
+        None,
+        description="Test hook: the retrain job kills itself (SIGKILL) on reaching this step "
+        "(append, train or export), to prove a crash leaves store and champion consistent.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -38,6 +38,7 @@ class CaseworkModel:
     models: dict[str, JudgementClassifier]
     skipped: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, object] = field(default_factory=dict)
+    trained_case_ids: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model matrix of ``frame`` (the pipeline saved with the models)."""

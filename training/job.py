@@ -9,15 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.settings import Settings
 from training.bundle import CaseworkModel
 from training.model_card import model_card, render_model_card
+from training.promotion import link, publish
+from training.store import TrainingStore
 from training.tracking import CHAMPION, RegisteredRun, load_registered, log_training
 from training.trainer import TrainingResult, train
-
-CHAMPION_DIR = "champion"
 
 
 @dataclass(frozen=True)
@@ -35,30 +36,32 @@ def run_training(
     settings: Settings,
     on_judgement: Callable[[str], None] | None = None,
 ) -> TrainingOutcome:
-    """Train, log, register; export the bundle to ``models/champion`` when it is the champion."""
+    """Train, log, register; export the bundle to ``models/champion`` when it is the champion.
+
+    The first training also seeds the retraining store: its cases, with its temporal test rows
+    set aside as the fixed reference holdout that no later model trains on.
+    """
     result = train(cases, seed=settings.seed, on_judgement=on_judgement)
     params = {"seed": settings.seed, "source": source, "rows": len(cases)}
     registered = log_training(result, cases, source, settings, params, model_card(result))
     result.model.metadata.update(version=registered.version, aliases=list(registered.aliases))
+    store = TrainingStore.for_settings(settings)
+    if not store.exists():  # the first training starts the store; its test rows are the reference
+        test = np.zeros(len(cases), dtype=bool)
+        test[result.split.test] = True
+        store.seed(cases[~test], cases[test], source)
     exported = None
     if CHAMPION in registered.aliases:
-        card = model_card(result, registered.version, registered.aliases)
-        exported = export_champion(result.model, settings, render_model_card(card))
+        card = render_model_card(model_card(result, registered.version, registered.aliases))
+        exported = publish(result.model, registered.version, settings, card)
     return TrainingOutcome(result, registered, exported)
-
-
-def export_champion(
-    bundle: CaseworkModel, settings: Settings, extras: dict[str, str] | None = None
-) -> Path:
-    """Write the champion bundle (with its model card) to ``models/champion`` atomically."""
-    return bundle.save(Path(settings.models_dir) / CHAMPION_DIR, extras)
 
 
 def load_model(settings: Settings, alias_or_version: str | None = None) -> CaseworkModel:
     """The exported champion bundle, or a registered version by alias or number."""
     if alias_or_version is not None:
         return load_registered(settings, alias_or_version)
-    directory = Path(settings.models_dir) / CHAMPION_DIR
+    directory = link(settings)
     if not (directory / "model.joblib").exists():
         raise FileNotFoundError(directory)
     return CaseworkModel.load(directory)

@@ -27,15 +27,22 @@ class TemporalSplit:
     dropped: int  # training-period rows left out because their officer is in the test period
 
 
-def temporal_holdout(cases: pd.DataFrame, test_share: float = TEST_SHARE) -> TemporalSplit:
-    """Hold out the latest ``test_share`` of inspection dates; keep officers on one side."""
+def temporal_holdout(
+    cases: pd.DataFrame, test_share: float = TEST_SHARE, exclude_officers: object = ()
+) -> TemporalSplit:
+    """Hold out the latest ``test_share`` of inspection dates; keep officers on one side.
+
+    Officers in ``exclude_officers`` (e.g. those of a reference holdout) are kept out of
+    training too.
+    """
     dates = pd.to_datetime(cases["inspection_date"]).to_numpy()
     cutoff = np.quantile(dates.astype("int64"), 1 - test_share)
     in_test = dates.astype("int64") > cutoff
     if in_test.all() or not in_test.any():
         in_test = np.arange(len(cases)) >= round(len(cases) * (1 - test_share))
     officers = pd.factorize(cases["officer_id"])[0]
-    seen_in_test = np.isin(officers, np.unique(officers[in_test]))
+    excluded = cases["officer_id"].isin(pd.Index(exclude_officers)).to_numpy()
+    seen_in_test = np.isin(officers, np.unique(officers[in_test])) | excluded
     train = np.flatnonzero(~in_test & ~seen_in_test)
     return TemporalSplit(
         train=train,

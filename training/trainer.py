@@ -65,9 +65,13 @@ def train(
     seed: int = 0,
     model_params: dict[str, object] | None = None,
     on_judgement: Callable[[str], None] | None = None,
+    exclude_officers: object = (),
 ) -> TrainingResult:
-    """Fit, calibrate and evaluate one model per judgement on a validated inspected table."""
-    split = temporal_holdout(cases)
+    """Fit, calibrate and evaluate one model per judgement on a validated inspected table.
+
+    Officers in ``exclude_officers`` (those of a reference holdout) never reach training.
+    """
+    split = temporal_holdout(cases, exclude_officers=exclude_officers)
     features = CaseFeatures().fit(cases)
     X = features.transform(cases)
     weight = design_weights(cases)
@@ -136,7 +140,9 @@ def train(
         "design_weighted": weight is not None,
         "skipped": skipped,
     }
-    bundle = CaseworkModel(features, models, skipped, metadata)
+    bundle = CaseworkModel(
+        features, models, skipped, metadata, cases["case_id"].to_numpy()[split.train]
+    )
     metrics = pd.DataFrame(rows)
     return TrainingResult(
         bundle,

@@ -1,0 +1,199 @@
+"""The unattended retraining job: validate, append, check drift, train a challenger, gate, promote.
+
+Exit codes (CONTRACT §4): 0 promoted (or nothing new to learn from), 3 champion kept (a gate
+failed; the batch is held back), 2 bad input (the batch is quarantined), 1 internal error. One
+retrain at a time (a file lock); every run is an MLflow run tagged with its decision. Failures are
+loud and harmless: a bad batch appends nothing, a failed challenger never touches the champion,
+and a run killed at any step leaves the store and champion consistent for the next run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from features.errors import InputError, InputErrors
+from features.settings import Settings
+from features.validation import load_table
+from training.drift import drift_report
+from training.gates import gate_table, passed
+from training.job import load_model
+from training.model_card import model_card, render_model_card
+from training.promotion import checkpoint, promote, reconcile
+from training.store import ACTIVE, HELD, PENDING, TrainingStore, batch_id
+from training.tracking import connect, log_training
+from training.trainer import train
+
+PROMOTED, KEPT, BAD_INPUT = 0, 3, 2
+
+
+class RetrainBusy(RuntimeError):
+    """Another retrain holds the lock."""
+
+
+@dataclass
+class RetrainOutcome:
+    """What a retrain decided, and the tables it decided on."""
+
+    exit_code: int
+    message: str
+    batch: str | None = None
+    drift: pd.DataFrame | None = None
+    gates: pd.DataFrame | None = None
+
+
+@contextmanager
+def retrain_lock(settings: Settings) -> Iterator[None]:
+    """Hold an exclusive lock for the run; the OS releases it if the process dies."""
+    path = Path(settings.data_dir) / ".retrain.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RetrainBusy(f"another retrain is running (lock held on {path})") from None
+        yield
+
+
+def retrain(
+    path: Path,
+    settings: Settings,
+    dry_run: bool = False,
+    say: Callable[[str], None] = lambda _: None,
+) -> RetrainOutcome:
+    """Run the whole job for one new batch of inspected cases."""
+    with retrain_lock(settings):
+        store = TrainingStore.for_settings(settings)
+        if not store.exists():
+            raise InputError("no training store yet: run `casework train --data FILE` first")
+        if store.recover():
+            say("removed files of an interrupted append")
+        if reconcile(settings):
+            say("re-exported the registry's champion after an interrupted promotion")
+        try:
+            batch = load_table(path, kind="inspected")
+        except (InputError, InputErrors) as error:
+            where = quarantine(path, error, settings)
+            _decision_run(settings, str(path), "rejected", {"quarantine": str(where)})
+            return RetrainOutcome(BAD_INPUT, f"{error}\nbatch quarantined in {where}")
+        return _retrain_batch(batch, str(path), store, settings, dry_run, say)
+
+
+def _retrain_batch(
+    batch: pd.DataFrame,
+    source: str,
+    store: TrainingStore,
+    settings: Settings,
+    dry_run: bool,
+    say: Callable[[str], None],
+) -> RetrainOutcome:
+    bid = batch_id(batch)
+    status = store.ledger().get(bid, {}).get("status")
+    if status in (ACTIVE, HELD):
+        _decision_run(settings, source, "already processed", {"batch": bid})
+        return RetrainOutcome(
+            PROMOTED, f"batch {bid} already processed ({status}); nothing appended", bid
+        )
+    champion = load_model(settings)
+    drift = drift_report(store.cases(), batch, champion)
+    if dry_run:
+        return RetrainOutcome(
+            PROMOTED, f"dry run: batch {bid} is valid; nothing written", bid, drift
+        )
+    if status is None:
+        added = store.append(batch, bid, source)
+        say(f"appended {added:,} new cases as batch {bid}")
+        checkpoint(settings, "append")
+        if added == 0:
+            store.set_status(bid, ACTIVE)
+            _decision_run(settings, source, "nothing new", {"batch": bid})
+            return RetrainOutcome(
+                PROMOTED, "every case was already stored; nothing to learn", bid, drift
+            )
+    data = pd.concat([store.cases((ACTIVE,)), store.batch_cases(bid)], ignore_index=True)
+    reference = store.reference()
+    say(f"training a challenger on {len(data):,} cases")
+    result = train(data, seed=settings.seed, exclude_officers=reference["officer_id"])
+    checkpoint(settings, "train")
+    card = model_card(result)
+    registered = log_training(
+        result,
+        data,
+        source,
+        settings,
+        {"seed": settings.seed, "batch": bid, "rows": len(data)},
+        card,
+    )
+    latest = data.iloc[result.split.test]
+    latest = latest[~latest["case_id"].isin(champion.trained_case_ids)]
+    gates = gate_table(champion, result.model, {"latest": latest, "reference": reference})
+    promoted = passed(gates)
+    _record(registered.run_id, drift, gates, "promoted" if promoted else "kept")
+    if not promoted:
+        store.set_status(bid, HELD)
+        return RetrainOutcome(
+            KEPT,
+            f"champion kept: a gate failed; batch {bid} held back "
+            f"(admit it with `casework retrain --accept {bid}`)",
+            bid,
+            drift,
+            gates,
+        )
+    promote(
+        result.model,
+        registered.version,
+        settings,
+        render_model_card(model_card(result, registered.version, ("champion",))),
+    )
+    store.set_status(bid, ACTIVE)
+    return RetrainOutcome(
+        PROMOTED, f"promoted version {registered.version} to champion", bid, drift, gates
+    )
+
+
+def accept(batch: str, settings: Settings) -> str:
+    """Admit a held-back batch to the training set (it takes part in the next retrain)."""
+    store = TrainingStore.for_settings(settings)
+    status = store.ledger().get(batch, {}).get("status")
+    if status is None:
+        raise InputError(f"no batch {batch} in the store")
+    if status not in (HELD, PENDING):
+        raise InputError(f"batch {batch} is {status}, not held back")
+    store.set_status(batch, ACTIVE)
+    return f"batch {batch} admitted to the training set"
+
+
+def quarantine(path: Path, error: Exception, settings: Settings) -> Path:
+    """Copy a rejected batch beside an error report into ``<data>/quarantine``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    folder = Path(settings.data_dir) / "quarantine" / f"{stamp}-{Path(path).name}"
+    staging = Path(tempfile.mkdtemp(prefix=".quarantine-", dir=folder.parent.parent))
+    if Path(path).is_file():
+        shutil.copy2(path, staging / Path(path).name)
+    (staging / "error.txt").write_text(f"{path}\n{error}\n", encoding="utf-8")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(folder)
+    return folder
+
+
+def _decision_run(settings: Settings, source: str, decision: str, tags: dict) -> None:
+    connect(settings)
+    with mlflow.start_run(run_name=f"retrain {Path(source).name}"):
+        mlflow.set_tags({"gate_decision": decision, "source": source, **tags})
+
+
+def _record(run_id: str, drift: pd.DataFrame, gates: pd.DataFrame, decision: str) -> None:
+    client = mlflow.MlflowClient()
+    client.set_tag(run_id, "gate_decision", decision)
+    client.log_table(run_id, drift, "drift_report.json")
+    client.log_table(run_id, gates, "gate_table.json")
+    client.log_text(run_id, drift.to_html(index=False), "drift_report.html")

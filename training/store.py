@@ -1,0 +1,153 @@
+"""The training store: every inspected case casework has accepted, as a Parquet dataset.
+
+Layout under ``<data dir>/store``::
+
+    cases/inspection_month=YYYY-MM/<batch>.parquet   one file per batch and month
+    reference.parquet                               the fixed, trusted reference holdout
+    ledger.json                                     each batch: rows, status, when
+
+A batch is ``pending`` while its challenger is judged, then ``active`` (part of the training set)
+or ``held`` (kept, flagged, out of training until ``casework retrain --accept``). Files are
+written to a temp name and renamed; the ledger is written last, so a batch whose process died
+before its ledger entry is an orphan that :meth:`TrainingStore.recover` removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from features.readers import write_table
+from features.settings import Settings
+
+ACTIVE, PENDING, HELD = "active", "pending", "held"
+BASE_BATCH = "base"
+
+
+def batch_id(cases: pd.DataFrame) -> str:
+    """A content hash of a validated batch: the same cases give the same id."""
+    ordered = cases.sort_values("case_id").reset_index(drop=True)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class TrainingStore:
+    """Append-only store of inspected cases with a batch ledger and a reference holdout."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> TrainingStore:
+        """The store under the configured data folder."""
+        return cls(Path(settings.data_dir) / "store")
+
+    @property
+    def cases_dir(self) -> Path:
+        return self.root / "cases"
+
+    @property
+    def reference_path(self) -> Path:
+        return self.root / "reference.parquet"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.root / "ledger.json"
+
+    def exists(self) -> bool:
+        """Whether the store has been seeded."""
+        return self.ledger_path.exists()
+
+    def ledger(self) -> dict[str, dict[str, object]]:
+        """Batch id → {rows, status, source, when}."""
+        if not self.exists():
+            return {}
+        return json.loads(self.ledger_path.read_text(encoding="utf-8"))
+
+    def _write_ledger(self, ledger: dict[str, dict[str, object]]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".ledger-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(ledger, handle, indent=2)
+        os.replace(tmp, self.ledger_path)
+
+    def seed(self, cases: pd.DataFrame, reference: pd.DataFrame, source: str) -> None:
+        """Start the store: ``cases`` as the base batch, ``reference`` set aside for good."""
+        write_table(reference, self.reference_path)
+        self._write_files(cases, BASE_BATCH)
+        self._write_ledger({BASE_BATCH: _entry(len(cases), ACTIVE, source)})
+
+    def append(self, cases: pd.DataFrame, batch: str, source: str) -> int:
+        """Add the batch's cases not already stored, as ``pending``; return how many."""
+        known = set(self.case_ids(include_held=True)) | set(self.reference()["case_id"])
+        new = cases[~cases["case_id"].isin(known)]
+        ledger = self.ledger()
+        if len(new):
+            self._write_files(new, batch)
+        ledger[batch] = _entry(len(new), PENDING, source)
+        self._write_ledger(ledger)
+        return len(new)
+
+    def set_status(self, batch: str, status: str) -> None:
+        """Mark a batch active, held or pending."""
+        ledger = self.ledger()
+        if batch not in ledger:
+            raise KeyError(batch)
+        ledger[batch] = {**ledger[batch], "status": status}
+        self._write_ledger(ledger)
+
+    def recover(self) -> list[Path]:
+        """Remove files of batches with no ledger entry (a process died while appending)."""
+        known = set(self.ledger())
+        orphans = [p for p in self._files() if p.stem not in known or p.name.startswith(".")]
+        for path in orphans:
+            path.unlink()
+        return orphans
+
+    def cases(self, statuses: tuple[str, ...] = (ACTIVE,)) -> pd.DataFrame:
+        """Stored cases of batches with the given statuses (default: the training set)."""
+        wanted = {b for b, e in self.ledger().items() if e["status"] in statuses}
+        files = [p for p in self._files() if p.stem in wanted]
+        if not files:
+            return pd.DataFrame()
+        return pd.concat([pd.read_parquet(p) for p in sorted(files)], ignore_index=True)
+
+    def batch_cases(self, batch: str) -> pd.DataFrame:
+        """The stored cases of one batch."""
+        files = [p for p in self._files() if p.stem == batch]
+        return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+    def case_ids(self, include_held: bool = False) -> pd.Series:
+        """Every stored case id (of active and pending batches, and held ones if asked)."""
+        statuses = (ACTIVE, PENDING, HELD) if include_held else (ACTIVE, PENDING)
+        stored = self.cases(statuses)
+        return stored["case_id"] if len(stored) else pd.Series(dtype=str)
+
+    def reference(self) -> pd.DataFrame:
+        """The fixed reference holdout (never trained on)."""
+        if not self.reference_path.exists():
+            return pd.DataFrame({"case_id": pd.Series(dtype=str)})
+        return pd.read_parquet(self.reference_path)
+
+    def _files(self) -> list[Path]:
+        return list(self.cases_dir.glob("inspection_month=*/*.parquet"))
+
+    def _write_files(self, cases: pd.DataFrame, batch: str) -> None:
+        months = pd.to_datetime(cases["inspection_date"]).dt.strftime("%Y-%m")
+        for month, rows in cases.groupby(months.to_numpy()):
+            write_table(rows, self.cases_dir / f"inspection_month={month}" / f"{batch}.parquet")
+
+
+def _entry(rows: int, status: str, source: str) -> dict[str, object]:
+    return {
+        "rows": rows,
+        "status": status,
+        "source": source,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
