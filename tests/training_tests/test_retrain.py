@@ -1,0 +1,186 @@
+"""The retraining job end to end: promote, keep, reject, idempotence, crashes, lock, rollback.
+
+One base champion is trained per module on the first 60% of a generator history (by inspection
+date); the rest is the new batch. Each test works on its own copy of that workspace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from casework.cli import app
+from features.contract import JUDGEMENTS
+from features.generator import generate
+from features.settings import get_settings
+from training.promotion import exported_version
+from training.retrain import retrain_lock
+from training.store import TrainingStore
+from training.tracking import MODEL_NAME, connect
+
+runner = CliRunner()
+
+
+def _env(root: Path) -> dict[str, str]:
+    return {
+        "CASEWORK_DATA_DIR": str(root / "data"),
+        "CASEWORK_MODELS_DIR": str(root / "models"),
+        "CASEWORK_MLFLOW_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "CASEWORK_MLFLOW_ARTIFACTS": str(root / "mlruns"),
+        "CASEWORK_REPORTS_DIR": str(root / "reports"),
+    }
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> Path:
+    """A workspace whose champion (v1) was trained on the older part of a history."""
+    root = tmp_path_factory.mktemp("history")
+    cases = generate(50_000, 50_000, seed=11).inspected
+    cut = cases["inspection_date"].quantile(0.6)
+    cases[cases["inspection_date"] <= cut].to_parquet(root / "base.parquet")
+    newer = cases[cases["inspection_date"] > cut]
+    newer.to_parquet(root / "good.parquet")
+    shuffled = newer.copy()
+    rng = np.random.default_rng(0)
+    for judgement in JUDGEMENTS:
+        shuffled[judgement] = shuffled[judgement].to_numpy()[rng.permutation(len(newer))]
+    shuffled.to_parquet(root / "shuffled.parquet")
+    bad = newer.head(50).astype({"officer_caseload": object})
+    bad.loc[bad.index[4], "officer_caseload"] = -3
+    bad.to_csv(root / "malformed.csv", index=False)
+    old = {k: os.environ.get(k) for k in _env(root)}
+    os.environ.update(_env(root / "work"))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["train", "--data", str(root / "base.parquet")])
+    for key, value in old.items():
+        os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    return root
+
+
+@pytest.fixture
+def work(history, tmp_path, monkeypatch) -> Path:
+    """A private copy of the history's workspace, selected through CASEWORK_* variables."""
+    shutil.copytree(history / "work", tmp_path / "work", symlinks=True)
+    for key, value in _env(tmp_path / "work").items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    yield tmp_path / "work"
+    get_settings.cache_clear()
+
+
+def _retrain(*args: str):
+    return runner.invoke(app, ["retrain", *args])
+
+
+def _aliases() -> dict[str, str]:
+    client: MlflowClient = connect(get_settings())
+    return {
+        alias: str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
+        for alias in ("champion", "challenger")
+    }
+
+
+def _store_snapshot(work: Path) -> tuple[str, list[str]]:
+    store = work / "data" / "store"
+    files = sorted(str(p.relative_to(store)) for p in store.rglob("*.parquet"))
+    return (store / "ledger.json").read_text(), files
+
+
+@pytest.mark.slow
+def test_a_better_batch_is_promoted_then_resending_it_changes_nothing(history, work) -> None:
+    promoted = _retrain("--new", str(history / "good.parquet"))
+    assert promoted.exit_code == 0, promoted.output
+    assert "promoted version 2" in promoted.output and "Promotion gates" in promoted.output
+    assert _aliases() == {"champion": "2", "challenger": "2"}
+    assert exported_version(get_settings()) == "2"
+    assert exported_version(get_settings(), "previous") == "1"
+    ledger, files = _store_snapshot(work)
+    assert {e["status"] for e in json.loads(ledger).values()} == {"active"}
+
+    again = _retrain("--new", str(history / "good.parquet"))
+    assert again.exit_code == 0 and "nothing appended" in again.output
+    assert _store_snapshot(work)[1] == files
+    assert _aliases()["champion"] == "2"
+
+    rolled = runner.invoke(app, ["rollback"])
+    assert rolled.exit_code == 0 and "version 1" in rolled.output
+    assert _aliases()["champion"] == "1" and exported_version(get_settings()) == "1"
+    client = connect(get_settings())
+    decisions = {
+        r.data.tags.get("gate_decision")
+        for r in client.search_runs([client.get_experiment_by_name("casework").experiment_id])
+    }
+    assert {"promoted", "already processed"} <= decisions
+
+
+@pytest.mark.slow
+def test_a_batch_of_shuffled_labels_keeps_the_champion_and_is_held_back(history, work) -> None:
+    before = os.readlink(work / "models" / "champion")
+    kept = _retrain("--new", str(history / "shuffled.parquet"))
+    assert kept.exit_code == 3, kept.output
+    assert "champion kept" in kept.output
+    assert os.readlink(work / "models" / "champion") == before
+    assert _aliases() == {"champion": "1", "challenger": "2"}
+    store = TrainingStore(work / "data" / "store")
+    held = [b for b, e in store.ledger().items() if e["status"] == "held"]
+    assert len(held) == 1
+    assert not store.cases()["case_id"].isin(store.batch_cases(held[0])["case_id"]).any()
+    admitted = _retrain("--accept", held[0])
+    assert admitted.exit_code == 0 and store.ledger()[held[0]]["status"] == "active"
+
+
+def test_a_malformed_batch_is_quarantined_and_appends_nothing(history, work) -> None:
+    before = _store_snapshot(work)
+    rejected = _retrain("--new", str(history / "malformed.csv"))
+    assert rejected.exit_code == 2
+    assert "officer_caseload" in rejected.output and "line 6" in rejected.output
+    assert _store_snapshot(work) == before
+    (folder,) = (work / "data" / "quarantine").iterdir()
+    assert (folder / "malformed.csv").exists()
+    assert "officer_caseload" in (folder / "error.txt").read_text()
+
+
+def test_a_second_retrain_waits_for_none_and_says_why(history, work) -> None:
+    with retrain_lock(get_settings()):
+        busy = _retrain("--new", str(history / "good.parquet"))
+    assert busy.exit_code == 1
+    assert "another retrain is running" in busy.output
+
+
+@pytest.mark.slow
+def test_killed_at_each_step_the_store_and_champion_stay_consistent(history, work) -> None:
+    env = {**os.environ, **_env(work)}
+    command = [sys.executable, "-m", "casework", "retrain", "--new", str(history / "good.parquet")]
+    for step in ("append", "train", "export"):
+        died = subprocess.run(
+            command, env={**env, "CASEWORK_FAULT_POINT": step}, capture_output=True, text=True
+        )
+        assert died.returncode == -9, (step, died.stderr[-2000:])
+        # Whatever was on disk is whole: a loadable champion and a readable ledger.
+        assert (work / "models" / "champion" / "model.joblib").exists()
+        json.loads((work / "data" / "store" / "ledger.json").read_text())
+        get_settings.cache_clear()
+        assert _aliases()["champion"] == "1"
+    finished = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    get_settings.cache_clear()
+    assert _aliases()["champion"] == exported_version(get_settings()) != "1"
+    store = TrainingStore(work / "data" / "store")
+    assert {e["status"] for e in store.ledger().values()} == {"active"}
+    stored = store.cases()
+    assert stored["case_id"].is_unique
+    assert len(stored) == len(pd.read_parquet(history / "base.parquet")) - len(
+        store.reference()
+    ) + len(pd.read_parquet(history / "good.parquet"))
