@@ -55,11 +55,21 @@ def write_table(frame: pd.DataFrame, path: Path | str) -> None:
     suffix = path.suffix.lower()
     if suffix not in writers:
         raise InputError(_unsupported(suffix), source=str(path))
+    write_atomically(path, lambda handle: writers[suffix](frame, handle))
+
+
+def write_text(text: str, path: Path | str) -> None:
+    """Write a text file (an HTML report, say) atomically, as UTF-8."""
+    write_atomically(Path(path), lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Run ``write`` on a temp file beside ``path``, then rename it into place."""
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(temporary, "xb") as handle:
-            writers[suffix](frame, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

@@ -7,6 +7,8 @@ the tilt. Plain numpy is enough here (a drift library would add a heavy dependen
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 
@@ -122,3 +124,17 @@ def _row(
         "batch": round(float(batch), 4),
         "flag": bool(value > PSI_FLAG) if flag is None else flag,
     }
+
+
+def drift_html(report: pd.DataFrame, source: str) -> str:
+    """The drift report as a small standalone HTML page, flagged rows highlighted."""
+    styled = report.style.apply(
+        lambda row: ["background:#fdd" if row["flag"] else "" for _ in row], axis=1
+    ).hide(axis="index")
+    return (
+        "<!doctype html><meta charset='utf-8'><title>casework drift report</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:2px 8px}</style>"
+        f"<h1>Drift: {html.escape(source)} against the training store</h1>"
+        f"<p>PSI above {PSI_FLAG} (features, predicted risk) or a label prevalence shift above "
+        "0.1 is flagged. Both sides are design-weighted (1/&pi;).</p>" + styled.to_html()
+    )

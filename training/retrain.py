@@ -22,9 +22,10 @@ import mlflow
 import pandas as pd
 
 from features.errors import InputError, InputErrors
+from features.readers import write_text
 from features.settings import Settings
 from features.validation import load_table
-from training.drift import drift_report
+from training.drift import drift_html, drift_report
 from training.gates import gate_table, passed
 from training.job import load_model
 from training.model_card import model_card, render_model_card
@@ -105,6 +106,9 @@ def _retrain_batch(
         )
     champion = load_model(settings)
     drift = drift_report(store.cases(), batch, champion)
+    report = Path(settings.reports_dir) / f"drift-{bid}.html"
+    write_text(drift_html(drift, source), report)
+    say(f"drift report: {report}")
     if dry_run:
         return RetrainOutcome(
             PROMOTED, f"dry run: batch {bid} is valid; nothing written", bid, drift
@@ -137,7 +141,7 @@ def _retrain_batch(
     latest = latest[~latest["case_id"].isin(champion.trained_case_ids)]
     gates = gate_table(champion, result.model, {"latest": latest, "reference": reference})
     promoted = passed(gates)
-    _record(registered.run_id, drift, gates, "promoted" if promoted else "kept")
+    _record(registered.run_id, source, drift, gates, "promoted" if promoted else "kept")
     if not promoted:
         store.set_status(bid, HELD)
         return RetrainOutcome(
@@ -191,9 +195,11 @@ def _decision_run(settings: Settings, source: str, decision: str, tags: dict) ->
         mlflow.set_tags({"gate_decision": decision, "source": source, **tags})
 
 
-def _record(run_id: str, drift: pd.DataFrame, gates: pd.DataFrame, decision: str) -> None:
+def _record(
+    run_id: str, source: str, drift: pd.DataFrame, gates: pd.DataFrame, decision: str
+) -> None:
     client = mlflow.MlflowClient()
     client.set_tag(run_id, "gate_decision", decision)
     client.log_table(run_id, drift, "drift_report.json")
     client.log_table(run_id, gates, "gate_table.json")
-    client.log_text(run_id, drift.to_html(index=False), "drift_report.html")
+    client.log_text(run_id, drift_html(drift, source), "drift_report.html")
