@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 DATA := $(or $(CASEWORK_DATA_DIR),data)
+REPORTS := $(or $(CASEWORK_REPORTS_DIR),reports)
 SEED ?= 1
 
 .PHONY: install demo test lint format bench clean
@@ -18,21 +20,30 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Browser tests drive Debian's Chromium; install it once when it is missing.
+$(CHROMIUM):
+	command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
 demo: install
 	$(BIN)/casework generate --cases 50000 --frame-cases 250000 --seed $(SEED) --out $(DATA) --with-truth --calibration-report
 	$(BIN)/casework validate $(DATA)/inspected.parquet --kind inspected
 	$(BIN)/casework validate $(DATA)/frame.parquet --kind frame
 	$(BIN)/casework train --data $(DATA)/inspected.parquet
 	$(BIN)/casework score --data $(DATA)/frame.parquet --out $(DATA)/scores.parquet
+	$(BIN)/casework sample --frame $(DATA)/frame.parquet --scores $(DATA)/scores.parquet --size 120 --strata region,gender --seed $(SEED) --out $(DATA)/sample.csv
+	$(BIN)/casework report --data $(DATA)/inspected.parquet --out $(REPORTS)/report.html
 	@echo
 	@echo "Where everything went:"
 	@echo "  data           $(DATA)/inspected.parquet, $(DATA)/frame.parquet"
 	@echo "  scores         $(DATA)/scores.parquet"
+	@echo "  sample         $(DATA)/sample.csv (120 cases; estimate with: casework estimate --sample FILE)"
 	@echo "  champion model $(or $(CASEWORK_MODELS_DIR),models)/champion (with model_card.md/.html)"
+	@echo "  report         $(REPORTS)/report.html (SHAP, fairness, replication; opens offline)"
 	@echo "  MLflow         $(or $(CASEWORK_MLFLOW_URI),sqlite:///mlflow.db), artifacts in mlruns/"
 	@echo "                 browse: $(BIN)/mlflow ui --backend-store-uri $(or $(CASEWORK_MLFLOW_URI),sqlite:///mlflow.db)"
 
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
