@@ -1,0 +1,257 @@
+"""Risk-weighted stratified samples with known inclusion probabilities (CONTRACT.md §5).
+
+``draw_sample(frame, scores, request, seed)`` builds the design (:mod:`serving.design`), draws
+with the requested method (:mod:`serving.selection`) and returns the selected cases with their
+inclusion probability, design weight, stratum, risk score and a reason a planner can read, plus
+the design summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from features.contract import (
+    AIMS,
+    CATEGORIES,
+    FRAME_COLUMNS,
+    JUDGEMENTS,
+    RISK_SCORE,
+    score_column,
+)
+from features.errors import InputError
+from serving.design import SOURCE, Design, build_design
+from serving.selection import select
+
+SAMPLE_COLUMNS: tuple[str, ...] = (
+    "case_id",
+    "office",
+    "officer_id",
+    "stratum",
+    "inclusion_probability",
+    "design_weight",
+    "risk_score",
+    "reason",
+)
+"""The contract's sample columns; the frame's other columns and ``method``/``balance`` follow."""
+
+DEFAULT_MINIMUMS: dict[str, int] = {
+    "gender=female": 10,
+    **{f"ethnicity={e}": 5 for e in ("black", "asian", "mixed", "other")},
+    **{f"rosh_level={level}": 3 for level in CATEGORIES["rosh_level"]},
+}
+"""Enough women and cases of each minority ethnic group to report on, and every RoSH level."""
+
+TARGETS: tuple[str, ...] = (RISK_SCORE, *JUDGEMENTS, *AIMS)
+
+
+class SampleRequest(BaseModel):
+    """A planner's sampling request; every field but ``size`` has a documented default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int = Field(..., ge=1, description="Number of cases to select (n).")
+    strata: list[str] = Field(
+        default_factory=lambda: ["office", "gender"],
+        description="Explicit strata: counts are exact in every draw.",
+    )
+    balance: list[str] = Field(
+        default_factory=lambda: ["ethnicity", "sentence_type", "rosh_level"],
+        description="Balancing variables, in priority order: counts match their targets "
+        "(exactly in expectation; within ±2 in nearly every balanced draw).",
+    )
+    minimums: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_MINIMUMS),
+        description='Minimum expected counts, "column=value" → count.',
+    )
+    officer_cap: int = Field(2, ge=1, description="At most this many cases per officer.")
+    risk_weight: float = Field(
+        0.8, ge=0.0, le=1.0, description="λ: 0 = equal chance within strata, 1 = π ∝ risk²."
+    )
+    floor: float = Field(
+        0.2,
+        gt=0.0,
+        le=1.0,
+        description="No case's chance falls below this fraction of the equal chance.",
+    )
+    target: str = Field(
+        RISK_SCORE, description="What the tilt follows: risk_score, a judgement or an aim."
+    )
+    method: Literal["systematic", "balanced"] = Field(
+        "balanced", description="balanced (cube method, default) or systematic (fast)."
+    )
+
+    @field_validator("strata", "balance")
+    @classmethod
+    def _known_columns(cls, columns: list[str]) -> list[str]:
+        unknown = [c for c in columns if c not in FRAME_COLUMNS or c == "case_id"]
+        if unknown:
+            raise ValueError(f"not frame columns: {', '.join(unknown)}")
+        if len(set(columns)) != len(columns):
+            raise ValueError("a column is listed twice")
+        return columns
+
+    @field_validator("minimums")
+    @classmethod
+    def _minimum_keys(cls, minimums: dict[str, int]) -> dict[str, int]:
+        for key, count in minimums.items():
+            column, sep, value = key.partition("=")
+            if not sep or column not in FRAME_COLUMNS:
+                raise ValueError(f'{key!r}: expected "column=value" with a frame column')
+            if column in CATEGORIES and value not in CATEGORIES[column]:
+                raise ValueError(f"{key!r}: {value!r} is not a category of {column}")
+            if count < 0:
+                raise ValueError(f"{key!r}: a minimum cannot be negative")
+        return minimums
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, target: str) -> str:
+        if target not in TARGETS:
+            raise ValueError(f"expected one of {', '.join(TARGETS)}")
+        return target
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> SampleRequest:
+        both = set(self.strata) & set(self.balance)
+        if both:
+            raise ValueError(f"{', '.join(sorted(both))}: a column is either a stratum or balanced")
+        return self
+
+    def parsed_minimums(self) -> dict[tuple[str, str], int]:
+        """Minimums as (column, value) → count."""
+        return {tuple(key.split("=", 1)): count for key, count in self.minimums.items()}
+
+    def balance_columns(self) -> list[str]:
+        """Balancing variables plus any column with a minimum that is not a stratum."""
+        extra = [c for c, _ in self.parsed_minimums() if c not in self.strata + self.balance]
+        return self.balance + list(dict.fromkeys(extra))
+
+
+@dataclass
+class Sample:
+    """A drawn sample: selected cases, every frame case's π, and the design summary."""
+
+    cases: pd.DataFrame
+    frame_probabilities: pd.Series
+    design: dict[str, object]
+
+
+def target_score(scores: pd.DataFrame, target: str) -> np.ndarray:
+    """The score the tilt follows: risk_score, one judgement, or the mean over an aim's stages."""
+    if target == RISK_SCORE:
+        return scores[RISK_SCORE].to_numpy(dtype=float)
+    if target in JUDGEMENTS:
+        return scores[score_column(target)].to_numpy(dtype=float)
+    columns = [score_column(j) for j in JUDGEMENTS if j.endswith(f"_{target}")]
+    return scores[columns].mean(axis=1).to_numpy(dtype=float)
+
+
+def aligned_scores(frame: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores in the frame's row order; every frame case must have a finite score."""
+    missing = [c for c in FRAME_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"the frame lacks columns {', '.join(missing)}", source="frame")
+    if frame["case_id"].duplicated().any():
+        raise InputError("case_id must be unique", source="frame", column="case_id")
+    indexed = scores.drop_duplicates("case_id").set_index("case_id")
+    position = indexed.index.get_indexer(frame["case_id"])
+    if (position < 0).any():
+        raise InputError(
+            "frame cases without a score",
+            source="scores",
+            column="case_id",
+            examples=frame["case_id"].to_numpy()[position < 0][:5].tolist(),
+        )
+    return indexed.iloc[position].reset_index()
+
+
+def design_for(frame: pd.DataFrame, scores: pd.DataFrame, request: SampleRequest) -> Design:
+    """The inclusion probabilities of ``request`` on ``frame`` (scores matched by case_id)."""
+    score = target_score(aligned_scores(frame, scores), request.target)
+    if not np.isfinite(score).all() or (score < 0).any():
+        raise InputError(f"{request.target} must be a finite, non-negative score", source="scores")
+    return build_design(
+        frame.reset_index(drop=True),
+        score,
+        size=request.size,
+        strata=request.strata,
+        balance=request.balance_columns(),
+        minimums=request.parsed_minimums(),
+        officer_cap=request.officer_cap,
+        risk_weight=request.risk_weight,
+        floor=request.floor,
+    )
+
+
+def check_method(design: Design, request: SampleRequest) -> None:
+    """Systematic selection caps officers through blocks only: reject a cap it cannot hold."""
+    if request.method == "systematic" and design.needs_officer_rows():
+        raise InputError(
+            f"officer cap {request.officer_cap}: some officers hold cases in more strata than "
+            "the cap, which systematic selection cannot enforce; use method 'balanced'",
+            source=SOURCE,
+            column="officer_cap",
+        )
+
+
+def reasons(
+    cases: pd.DataFrame, equal: np.ndarray, drivers: Callable[[pd.DataFrame], pd.Series] | None
+) -> pd.Series:
+    """A sentence per selected case: its stratum, its chance, and why it is above or below."""
+    ratio = cases["inclusion_probability"].to_numpy() / equal
+    because = (
+        drivers(cases).reindex(cases.index).fillna("")
+        if drivers is not None
+        else pd.Series("", index=cases.index)
+    )
+    texts = []
+    for stratum, pi, r, why, risk in zip(
+        cases["stratum"],
+        cases["inclusion_probability"],
+        ratio,
+        because,
+        cases[RISK_SCORE],
+        strict=True,
+    ):
+        direction = "raise" if r >= 1 else "lower"
+        cause = f" because {why} {direction} the risk" if why else f" (risk score {risk:.2f})"
+        texts.append(
+            f"chosen in stratum {stratum}; chance {pi:.1%}, {r:.1f}× the equal chance{cause}"
+        )
+    return pd.Series(texts, index=cases.index)
+
+
+def draw_sample(
+    frame: pd.DataFrame,
+    scores: pd.DataFrame,
+    request: SampleRequest,
+    seed: int,
+    drivers: Callable[[pd.DataFrame], pd.Series] | None = None,
+) -> Sample:
+    """Draw one sample; ``drivers`` optionally words why selected cases are risky."""
+    from serving.summary import design_summary
+
+    frame = frame.reset_index(drop=True)
+    design = design_for(frame, scores, request)
+    check_method(design, request)
+    chosen = select(design, request.method, np.random.default_rng(seed))
+    risk = aligned_scores(frame, scores)[RISK_SCORE].to_numpy(dtype=float)
+    picked = frame.loc[chosen].copy()
+    picked["stratum"] = design.groups.stratum_names[design.groups.stratum[chosen]]
+    picked["inclusion_probability"] = design.pi[chosen]
+    picked["design_weight"] = 1.0 / design.pi[chosen]
+    picked["risk_score"] = risk[chosen]
+    picked["reason"] = reasons(picked, design.equal[chosen], drivers)
+    picked["method"] = request.method
+    picked["balance"] = ",".join(request.balance_columns())
+    others = [c for c in picked.columns if c not in SAMPLE_COLUMNS]
+    cases = picked[list(SAMPLE_COLUMNS) + others].reset_index(drop=True)
+    probabilities = pd.Series(design.pi, index=frame["case_id"], name="inclusion_probability")
+    summary = design_summary(frame, risk, design, request, chosen, seed)
+    return Sample(cases=cases, frame_probabilities=probabilities, design=summary)

@@ -1,0 +1,151 @@
+"""Design simulation: what a planner gets for a risk weight before committing to a draw.
+
+Expected figures are **analytic** (no draws): expected yield 12·Σπ·risk versus λ = 0 (the same
+design with equal chances in strata), the Kish design effect, and each judgement's expected 95%
+CI half-width from the model's probabilities, 1.96·√(Σ (1 − π)/π · [q(1 − q) + (q − Q)²]) / N
+(q = 1 − p_insufficient, Q its mean; assumes every judgement applies and ignores the gain from
+balancing, so it is slightly conservative). The share of draws that keep every balancing margin
+within ±2 comes from actual draws with the chosen method, as many as fit the time budget.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.contract import JUDGEMENTS, RISK_SCORE, score_column
+from serving.design import Design
+from serving.sampling import SampleRequest, aligned_scores, check_method, design_for
+from serving.selection import select
+from serving.summary import expected_yield, kish_deff
+
+Z95 = 1.959963984540054
+FRONTIER = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass
+class Simulation:
+    """Analytic expectations for a request, a frontier over λ, and margins from real draws."""
+
+    risk_weight: float
+    expected_insufficient: float
+    equal_chance_insufficient: float
+    yield_ratio: float
+    design_effect: float
+    half_widths: dict[str, float]
+    equal_chance_half_widths: dict[str, float]
+    frontier: list[dict[str, float]]
+    draws: int
+    margins_within_2: float | None
+    worst_margin_mean: float | None
+    seconds: float
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (for the API and the planner page)."""
+        return asdict(self)
+
+
+def half_widths(pi: np.ndarray, scores: pd.DataFrame) -> dict[str, float]:
+    """Expected 95% CI half-width of each judgement's published share (analytic, see module)."""
+    n = len(pi)
+    out = {}
+    for judgement in JUDGEMENTS:
+        q = 1.0 - scores[score_column(judgement)].to_numpy(dtype=float)
+        if not np.isfinite(q).all():
+            continue
+        spread = q * (1 - q) + (q - q.mean()) ** 2
+        out[judgement] = float(Z95 * np.sqrt(((1 - pi) / pi * spread).sum()) / n)
+    return out
+
+
+def worst_margin(design: Design, chosen: np.ndarray) -> float:
+    """Largest |drawn − target| over all balancing groups of one draw."""
+    worst = 0.0
+    for column, (code, levels) in design.groups.balance.items():
+        drawn = np.bincount(code[chosen], minlength=len(levels))
+        worst = max(worst, float(np.abs(drawn - design.targets[column]).max()))
+    return worst
+
+
+def _draws(design: Design, method: str, seed: np.random.SeedSequence, count: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.array([select(design, method, rng) for _ in range(count)])
+
+
+def draw_many(design: Design, method: str, draws: int, seed: int, workers: int = 1) -> np.ndarray:
+    """``draws`` independent samples (a draws × N boolean array), over ``workers`` processes.
+
+    Each worker gets its own child seed of ``seed``, so the result is reproducible.
+    """
+    children = np.random.SeedSequence(seed).spawn(workers)
+    counts = [draws // workers + (i < draws % workers) for i in range(workers)]
+    if workers == 1:
+        return _draws(design, method, children[0], counts[0])
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        parts = pool.map(_draws, [design] * workers, [method] * workers, children, counts)
+        return np.vstack(list(parts))
+
+
+def simulate(
+    frame: pd.DataFrame,
+    scores: pd.DataFrame,
+    request: SampleRequest,
+    draws: int,
+    seed: int,
+    budget_seconds: float = 10.0,
+) -> Simulation:
+    """Expected yield, precision and design effect for ``request``; a frontier over λ."""
+    started = time.perf_counter()
+    frame = frame.reset_index(drop=True)
+    aligned = aligned_scores(frame, scores)
+    risk = aligned[RISK_SCORE].to_numpy(dtype=float)
+    design = design_for(frame, scores, request)
+    check_method(design, request)
+    equal = design_for(frame, scores, request.model_copy(update={"risk_weight": 0.0}))
+    base = expected_yield(equal.pi, risk)
+    frontier = []
+    for weight in sorted(set(FRONTIER) | {request.risk_weight}):
+        point = design_for(frame, scores, request.model_copy(update={"risk_weight": weight}))
+        widths = half_widths(point.pi, aligned)
+        frontier.append(
+            {
+                "risk_weight": weight,
+                "yield_ratio": expected_yield(point.pi, risk) / base,
+                "design_effect": kish_deff(point.pi),
+                "mean_half_width": float(np.mean(list(widths.values()))),
+            }
+        )
+    rng = np.random.default_rng(seed)
+    worst = []
+    for _ in range(draws):
+        if time.perf_counter() - started > budget_seconds:
+            break
+        worst.append(worst_margin(design, select(design, request.method, rng)))
+    notes = ["expected figures are analytic (no draws); margins come from real draws"]
+    if len(worst) < draws:
+        notes.append(f"time budget of {budget_seconds:.0f} s reached after {len(worst)} draws")
+    found = expected_yield(design.pi, risk)
+    return Simulation(
+        risk_weight=request.risk_weight,
+        expected_insufficient=found,
+        equal_chance_insufficient=base,
+        yield_ratio=found / base,
+        design_effect=kish_deff(design.pi),
+        half_widths=half_widths(design.pi, aligned),
+        equal_chance_half_widths=half_widths(equal.pi, aligned),
+        frontier=frontier,
+        draws=len(worst),
+        margins_within_2=float(np.mean(np.array(worst) <= 2)) if worst else None,
+        worst_margin_mean=float(np.mean(worst)) if worst else None,
+        seconds=time.perf_counter() - started,
+        method=request.method,
+        notes=notes,
+    )

@@ -1,0 +1,302 @@
+"""Sampling design and selection: constraints that hold in every draw, and clear refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from casework.cli import app
+from features.contract import JUDGEMENTS, RISK_SCORE, score_column, truth_column
+from features.errors import InputError
+from serving.estimation import estimate
+from serving.sampling import SAMPLE_COLUMNS, SampleRequest, design_for, draw_sample
+from serving.selection import select
+
+
+def true_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """Scores from the generator's true probabilities (a perfect model)."""
+    scores = pd.DataFrame({"case_id": frame["case_id"].to_numpy()})
+    for judgement in JUDGEMENTS:
+        scores[score_column(judgement)] = frame[truth_column(judgement)].to_numpy()
+    scores[RISK_SCORE] = scores[[score_column(j) for j in JUDGEMENTS]].mean(axis=1)
+    return scores
+
+
+@pytest.fixture(scope="module")
+def frame(small_data) -> pd.DataFrame:
+    return small_data.frame
+
+
+@pytest.fixture(scope="module")
+def scores(frame) -> pd.DataFrame:
+    return true_scores(frame)
+
+
+def check_draw(design, chosen: np.ndarray, cap: int) -> None:
+    """Exact n, exact strata counts, ≤ 1 per officer × stratum block, ≤ cap per officer."""
+    groups = design.groups
+    assert chosen.sum() == design.size
+    drawn = np.bincount(groups.stratum[chosen], minlength=groups.n_strata)
+    np.testing.assert_array_equal(drawn, design.allocation)
+    assert np.bincount(groups.block[chosen]).max() <= 1
+    assert np.bincount(groups.officer[chosen]).max() <= cap
+
+
+def test_probabilities_sum_to_n_and_respect_floor_caps_and_targets(frame, scores) -> None:
+    request = SampleRequest(size=120)
+    design = design_for(frame, scores, request)
+    assert abs(design.pi.sum() - 120) < 1e-9
+    assert design.pi.max() <= 1.0
+    assert (design.pi >= request.floor * design.equal - 1e-12).all()
+    groups = design.groups
+    np.testing.assert_allclose(
+        np.bincount(groups.stratum, weights=design.pi), design.allocation, atol=1e-9
+    )
+    assert np.bincount(groups.block, weights=design.pi).max() <= 1 + 1e-9
+    for column, (code, _) in groups.balance.items():
+        np.testing.assert_allclose(
+            np.bincount(code, weights=design.pi), design.targets[column], atol=1e-8
+        )
+    rosh = dict(zip(groups.balance["rosh_level"][1], design.targets["rosh_level"], strict=True))
+    assert min(rosh.values()) >= 3 - 1e-9  # every RoSH level's expected count meets its minimum
+    female = groups.stratum_names[np.bincount(groups.stratum) > 0]
+    allocated_women = sum(
+        a for name, a in zip(female, design.allocation, strict=True) if name.endswith("female")
+    )
+    assert allocated_women >= 10
+
+
+def test_risk_weight_zero_is_equal_chance_within_unconstrained_strata(frame, scores) -> None:
+    design = design_for(
+        frame, scores, SampleRequest(size=120, risk_weight=0.0, balance=[], minimums={})
+    )
+    groups = design.groups
+    saturated = np.bincount(groups.block, weights=design.pi)[groups.block] >= 1 - 1e-9
+    free = ~saturated
+    for h in range(groups.n_strata):
+        values = design.pi[free & (groups.stratum == h)]
+        if len(values):
+            assert values.max() - values.min() < 1e-9
+
+
+def test_risk_weight_raises_the_chance_of_risky_cases(frame, scores) -> None:
+    risky = design_for(frame, scores, SampleRequest(size=120, risk_weight=1.0)).pi
+    flat = design_for(frame, scores, SampleRequest(size=120, risk_weight=0.0)).pi
+    risk = scores[RISK_SCORE].to_numpy()
+    assert (risky * risk).sum() > (flat * risk).sum()
+    assert np.corrcoef(risky / flat, risk)[0, 1] > 0.3
+
+
+@pytest.mark.parametrize("method", ["systematic", "balanced"])
+def test_same_seed_same_sample_other_seed_other_sample(frame, scores, method) -> None:
+    request = SampleRequest(size=120, method=method)
+    first = draw_sample(frame, scores, request, seed=5).cases
+    again = draw_sample(frame, scores, request, seed=5).cases
+    other = draw_sample(frame, scores, request, seed=6).cases
+    pd.testing.assert_frame_equal(first, again)
+    assert set(first["case_id"]) != set(other["case_id"])
+
+
+def test_sample_rows_carry_the_contract_columns_and_a_readable_reason(frame, scores) -> None:
+    sample = draw_sample(frame, scores, SampleRequest(size=120), seed=2)
+    assert list(sample.cases.columns[: len(SAMPLE_COLUMNS)]) == list(SAMPLE_COLUMNS)
+    np.testing.assert_allclose(
+        sample.cases["design_weight"] * sample.cases["inclusion_probability"], 1.0
+    )
+    assert sample.frame_probabilities.index.equals(pd.Index(frame["case_id"]))
+    reason = sample.cases["reason"].iloc[0]
+    assert reason.startswith(f"chosen in stratum {sample.cases['stratum'].iloc[0]}; chance ")
+    assert "× the equal chance" in reason
+    summary = sample.design
+    assert summary["size"] == 120 and sum(s["drawn"] for s in summary["strata"]) == 120
+    assert summary["effective_sample_size"] == pytest.approx(120 / summary["design_effect"])
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "column", "words"),
+    [
+        ({"size": 5000}, "size", "officer × stratum rule"),
+        ({"size": 5}, "size", "strata"),
+        ({"size": 120, "minimums": {"ethnicity=not_stated": 500}}, "minimums", "frame holds"),
+        ({"size": 120, "officer_cap": 1}, "officer_cap", "allows at most 106 cases"),
+        ({"size": 60, "officer_cap": 1, "method": "systematic"}, "officer_cap", "balanced"),
+    ],
+)
+def test_requests_that_cannot_be_met_name_the_constraint(
+    frame, scores, request_fields, column, words
+) -> None:
+    request = SampleRequest(**request_fields)
+    with pytest.raises(InputError) as caught:
+        draw_sample(frame, scores, request, seed=1)
+    assert caught.value.column == column
+    assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"size": 0},
+        {"size": 10, "strata": ["shoe_size"]},
+        {"size": 10, "minimums": {"gender": 3}},
+        {"size": 10, "minimums": {"gender=other": 3}},
+        {"size": 10, "risk_weight": 1.5},
+        {"size": 10, "floor": 0},
+        {"size": 10, "target": "luck"},
+        {"size": 10, "strata": ["gender"], "balance": ["gender"]},
+        {"size": 10, "method": "magic"},
+    ],
+)
+def test_bad_requests_are_refused_by_the_request_model(fields) -> None:
+    with pytest.raises(ValidationError):
+        SampleRequest(**fields)
+
+
+@st.composite
+def frames_and_requests(draw):
+    """Small random frames (offices, officers, categories, scores) and feasible-looking requests."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = draw(st.integers(60, 300))
+    offices = draw(st.integers(1, 3))
+    officers = draw(st.integers(offices * 3, 40))
+    officer = rng.integers(0, officers, n)
+    frame = pd.DataFrame(
+        {
+            "case_id": [f"C{i:05d}" for i in range(n)],
+            "office": [f"Office {o % offices}" for o in officer],
+            "officer_id": [f"O{o:03d}" for o in officer],
+            "gender": rng.choice(["male", "female"], n, p=[0.8, 0.2]),
+            "ethnicity": rng.choice(["white", "black", "asian"], n, p=[0.7, 0.2, 0.1]),
+            "rosh_level": rng.choice(["low", "medium", "high"], n),
+        }
+    )
+    for column in ("provider_type", "provider", "region", "officer_grade"):
+        frame[column] = "x"
+    for column in ("officer_caseload", "officer_changes", "months_supervised", "age"):
+        frame[column] = 30
+    for column in ("reoffending_likelihood", "sentence_type", "iom"):
+        frame[column] = "y"
+    scores = pd.DataFrame({"case_id": frame["case_id"], RISK_SCORE: rng.uniform(0.05, 0.9, n)})
+    request = SampleRequest(
+        size=draw(st.integers(4, 40)),
+        balance=["ethnicity", "rosh_level"],
+        minimums={},
+        officer_cap=draw(st.integers(1, 3)),
+        risk_weight=draw(st.floats(0, 1)),
+        floor=draw(st.floats(0.05, 1)),
+        method=draw(st.sampled_from(["systematic", "balanced"])),
+    )
+    return frame, scores, request, draw(st.integers(0, 1000))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(frames_and_requests())
+def test_every_draw_has_exact_n_strata_and_officer_cap(case) -> None:
+    frame, scores, request, seed = case
+    try:
+        design = design_for(frame, scores, request)
+        from serving.sampling import check_method
+
+        check_method(design, request)
+    except InputError:
+        assume(False)
+    assert abs(design.pi.sum() - request.size) < 1e-9
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        check_draw(design, select(design, request.method, rng), request.officer_cap)
+
+
+@pytest.mark.parametrize("method", ["systematic", "balanced"])
+def test_exact_small_case_matches_hand_computed_probabilities(method) -> None:
+    # 8 cases, each with its own officer, one stratum; π ∝ score² with Σπ = 3:
+    # weights 1,1,1,1,2,2,3,3 (sum 14) give π = 3w/14, all above the floor 0.2·3/8 = 0.075
+    weights = np.array([1, 1, 1, 1, 2, 2, 3, 3], dtype=float)
+    expected = 3 * weights / 14
+    frame = pd.DataFrame(
+        {
+            "case_id": [f"C{i}" for i in range(8)],
+            "officer_id": [f"O{i}" for i in range(8)],
+            "office": "Office 1",
+            "gender": ["male", "female"] * 4,
+        }
+    )
+    scores = pd.DataFrame({"case_id": frame["case_id"], RISK_SCORE: np.sqrt(weights)})
+    request = SampleRequest(
+        size=3, strata=[], balance=[], minimums={}, risk_weight=1.0, method=method
+    )
+    from serving.design import build_design
+
+    design = build_design(
+        frame,
+        scores[RISK_SCORE].to_numpy(),
+        size=3,
+        strata=[],
+        balance=[],
+        minimums={},
+        officer_cap=request.officer_cap,
+        risk_weight=1.0,
+        floor=request.floor,
+    )
+    np.testing.assert_allclose(design.pi, expected, atol=1e-12)
+    draws = 100_000
+    rng = np.random.default_rng(2024)
+    counts = np.zeros(8)
+    for _ in range(draws):
+        chosen = select(design, method, rng)
+        assert chosen.sum() == 3
+        counts += chosen
+    se = np.sqrt(expected * (1 - expected) / draws)
+    assert np.abs(counts / draws - expected).max() < 3.5 * se.max()
+
+
+def test_cli_sample_then_estimate(tmp_path, small_data, scores) -> None:
+    frame_file = tmp_path / "frame.parquet"
+    scores_file = tmp_path / "scores.parquet"
+    small_data.frame.to_parquet(frame_file)
+    scores.to_parquet(scores_file)
+    out = tmp_path / "sample.csv"
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "sample", "--frame", str(frame_file), "--size", "120", "--seed", "3",
+            "--out", str(out), "--scores", str(scores_file), "--risk-weight", "0.5",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sample = pd.read_csv(out)
+    assert len(sample) == 120 and list(sample.columns[:8]) == list(SAMPLE_COLUMNS)
+    judged = sample.merge(
+        small_data.frame_judgements.assign(case_id=small_data.frame["case_id"].to_numpy()),
+        on="case_id",
+    )
+    judged_file = tmp_path / "judged.csv"
+    judged.to_csv(judged_file, index=False)
+    result = runner.invoke(
+        app, ["estimate", "--sample", str(judged_file), "--by", "provider_type",
+              "--out", str(tmp_path / "estimates.csv")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "estimates.csv")
+    direct = estimate(judged, by="provider_type")
+    np.testing.assert_allclose(table["estimate"], direct["estimate"])
+    assert set(table["group"]) == {"CRC", "NPS"}
+
+    simulated = runner.invoke(
+        app,
+        ["sample", "--frame", str(frame_file), "--size", "120", "--scores", str(scores_file),
+         "--simulate", "20"],
+    )  # fmt: skip
+    assert simulated.exit_code == 0, simulated.output
+    assert "Frontier" in simulated.output and "within ±2" in simulated.output
+
+    bad = runner.invoke(
+        app,
+        ["sample", "--frame", str(frame_file), "--size", "120", "--out", str(out),
+         "--scores", str(scores_file), "--minimum", "gender=female"],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "column=value:count" in bad.output
