@@ -2,7 +2,9 @@
 
 from casework.app import app
 from casework.commands import (  # noqa: F401  (each module registers its commands)
+    explain,
     generate,
+    report,
     retrain,
     sample,
     train,

@@ -8,15 +8,14 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from features.contract import JUDGEMENTS, NOT_APPLICABLE, truth_column
-from features.generator import generate
 from training.splits import temporal_holdout
 from training.trainer import MIN_APPLICABLE, train
 
 
 @pytest.fixture(scope="module")
-def trained():
-    cases = generate(50_000, 250_000, seed=1, with_truth=True).inspected
-    return cases, train(cases, seed=0)
+def trained(trained_50k):
+    """The session's 50,000-case model (tests/training_tests/conftest.py)."""
+    return trained_50k
 
 
 @pytest.mark.slow

@@ -1,0 +1,43 @@
+"""``casework report``: the researchers' self-contained HTML report, also logged to MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from casework.app import command, console
+from casework.commands.explain import champion
+from features.readers import write_text
+from features.settings import get_settings
+from features.validation import load_table
+from training.report import build_report, log_report, training_metrics
+
+
+@command("report")
+def report_command(
+    data: Annotated[Path, typer.Option("--data", help="Inspected cases (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write, e.g. report.html.")],
+) -> None:
+    """Data, metrics, calibration, SHAP, fairness and replication of the champion: one page."""
+    settings = get_settings()
+    cases = load_table(data, kind="inspected")
+    model = champion(settings)
+    version = model.metadata.get("version")
+    with console.status("building the report (SHAP for every case, fairness bootstrap)"):
+        report = build_report(model, cases, str(data), training_metrics(settings, version))
+    write_text(report.html, out)
+    run_id = log_report(report, settings, version, str(data))
+    flagged = report.fairness.disparities
+    flagged = flagged[flagged["flagged"]]
+    replicated = int((report.replication["replicates"] == "yes").sum())
+    console.print(f"findings replicated: {replicated} of {len(report.replication)}")
+    console.print(
+        "fairness ratios below 0.8: "
+        + (", ".join(f"{r.characteristic} {r.metric}" for r in flagged.itertuples()) or "none")
+    )
+    if report.caseload_turn is not None:
+        console.print(f"caseload effect turns at about {report.caseload_turn:.0f} cases")
+    console.print(f"MLflow run {run_id} (artifact report.html)")
+    console.print(f"wrote {out}")
