@@ -7,6 +7,7 @@ from casework.commands import (  # noqa: F401  (each module registers its comman
     report,
     retrain,
     sample,
+    serve,
     train,
     validate,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +20,19 @@ class Settings(BaseSettings):
     mlflow_artifacts: Path = Field(Path("mlruns"), description="MLflow artifact root.")
     reports_dir: Path = Field(Path("reports"), description="HTML reports and model cards.")
     seed: int = Field(1, description="Default random seed for generation, training and sampling.")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token the HTTP service requires on every non-health call."
+    )
+    insecure_dev: bool = Field(
+        False, description="Serve without a token (local development only; set by --insecure-dev)."
+    )
+    max_rows: int = Field(50_000, ge=1, description="Most frame or sample rows in one request.")
+    max_request_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Largest request body the service reads."
+    )
+    reload_seconds: float = Field(
+        5.0, ge=0.0, description="How often the service checks for a new champion (0: never)."
+    )
     fault_point: str | None = Field(
         None,
         description="Test hook: the retrain job kills itself (SIGKILL) on reaching this step "

@@ -59,6 +59,28 @@ def margins_table(design: Design, chosen: np.ndarray | None) -> list[dict[str, o
     return rows
 
 
+COMPOSITION: tuple[str, ...] = ("gender", "ethnicity", "sentence_type", "office", "rosh_level")
+"""Columns whose sample-versus-population shares the planner page charts."""
+
+
+def composition(frame: pd.DataFrame, chosen: np.ndarray) -> dict[str, list[dict[str, object]]]:
+    """Per column and value: the population's share and the share in the sample ``chosen``."""
+    table = {}
+    for column in (c for c in COMPOSITION if c in frame.columns):
+        values = frame[column].astype(str)
+        population = values.value_counts(normalize=True, sort=False)
+        drawn = values[chosen].value_counts(normalize=True, sort=False)
+        table[column] = [
+            {
+                "value": value,
+                "population_share": float(share),
+                "sample_share": float(drawn.get(value, 0.0)),
+            }
+            for value, share in population.sort_index().items()
+        ]
+    return table
+
+
 def design_summary(
     frame: pd.DataFrame,
     risk: np.ndarray,
@@ -92,4 +114,5 @@ def design_summary(
             len(weights) * (weights**2).sum() / weights.sum() ** 2
         )
         summary["officers"] = int(len(np.unique(design.groups.officer[chosen])))
+        summary["composition"] = composition(frame, chosen)
     return summary

@@ -13,6 +13,14 @@ def small_data() -> SyntheticData:
     return generate(4_000, 5_000, seed=7, with_truth=True)
 
 
+@pytest.fixture(scope="session")
+def small_model(small_data):
+    """The bundle trained on ``small_data``'s inspected cases (seed 7)."""
+    from training.trainer import train
+
+    return train(small_data.inspected, seed=7).model
+
+
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A fresh data/models/MLflow location for one test, through the CASEWORK_* settings."""

@@ -23,7 +23,7 @@ from training.baselines import PrevalenceClassifier, logistic_baseline
 from training.bundle import CaseworkModel
 from training.judgement_model import JudgementClassifier
 from training.metrics import evaluate, reliability_curve
-from training.splits import TemporalSplit, officer_folds, temporal_holdout
+from training.splits import OfficerFolds, TemporalSplit, officer_folds, temporal_holdout
 
 MIN_APPLICABLE = 200
 MODELS = ("lightgbm", "logistic", "prevalence")
@@ -60,6 +60,76 @@ def data_fingerprint(cases: pd.DataFrame) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class ModelInputs:
+    """What every judgement model of a training shares: split, features, weights and CV folds.
+
+    ``train`` and ``training.tuning`` both start from this, so a tuning trial is validated on
+    exactly the rows, weights and officer folds the final models are.
+    """
+
+    split: TemporalSplit
+    features: CaseFeatures
+    X: pd.DataFrame
+    weight: np.ndarray | None  # 1/π per case, or None without inclusion probabilities
+    officers: np.ndarray  # integer officer codes: the CV groups
+    folds: OfficerFolds  # officer → fold, shared by the 12 judgements
+
+    @property
+    def nominal(self) -> list[str]:
+        """Categorical columns of ``X``."""
+        return list(self.features.nominal_features_)
+
+    @property
+    def numeric(self) -> list[str]:
+        """Every other column of ``X``."""
+        return [c for c in self.X.columns if c not in self.features.nominal_features_]
+
+
+@dataclass(frozen=True)
+class JudgementRows:
+    """One judgement's labels and its applicable training and test rows (positions)."""
+
+    y: np.ndarray  # 1 = insufficient, for every case
+    train: np.ndarray
+    test: np.ndarray
+    w_train: np.ndarray | None  # design weights of ``train``, normalised to mean 1
+    skip_reason: str | None  # why no model can be fitted, or None
+
+
+def prepare(cases: pd.DataFrame, seed: int = 0, exclude_officers: object = ()) -> ModelInputs:
+    """Temporal holdout, fitted features, design weights and officer folds of a table."""
+    split = temporal_holdout(cases, exclude_officers=exclude_officers)
+    features = CaseFeatures().fit(cases)
+    officers = pd.factorize(cases["officer_id"])[0]  # integer codes: fast grouping
+    return ModelInputs(
+        split=split,
+        features=features,
+        X=features.transform(cases),
+        weight=design_weights(cases),
+        officers=officers,
+        folds=officer_folds(_stratum(cases), officers, n_splits=5, seed=seed),
+    )
+
+
+def judgement_rows(cases: pd.DataFrame, inputs: ModelInputs, judgement: str) -> JudgementRows:
+    """The rows where ``judgement`` applies on each side of the split, and whether to skip it."""
+    values = cases[judgement].astype(str).to_numpy()
+    applies = values != NOT_APPLICABLE
+    y = (values == INSUFFICIENT).astype(int)
+    split, weight = inputs.split, inputs.weight
+    train_rows = split.train[applies[split.train]]
+    test_rows = split.test[applies[split.test]]
+    skip = None
+    if len(train_rows) < MIN_APPLICABLE or len(np.unique(y[train_rows])) < 2:
+        skip = (
+            f"{len(train_rows)} applicable training cases (at least {MIN_APPLICABLE} "
+            "with both outcomes needed)"
+        )
+    w_train = None if weight is None else weight[train_rows] / weight[train_rows].mean()
+    return JudgementRows(y, train_rows, test_rows, w_train, skip)
+
+
 def train(
     cases: pd.DataFrame,
     seed: int = 0,
@@ -69,34 +139,24 @@ def train(
 ) -> TrainingResult:
     """Fit, calibrate and evaluate one model per judgement on a validated inspected table.
 
+    ``model_params`` (e.g. tuned by ``training.tuning``) go to every ``JudgementClassifier``.
     Officers in ``exclude_officers`` (those of a reference holdout) never reach training.
     """
-    split = temporal_holdout(cases, exclude_officers=exclude_officers)
-    features = CaseFeatures().fit(cases)
-    X = features.transform(cases)
-    weight = design_weights(cases)
-    officers = pd.factorize(cases["officer_id"])[0]  # integer codes: fast grouping
-    folds = officer_folds(_stratum(cases), officers, n_splits=5, seed=seed)
-    nominal = features.nominal_features_
-    numeric = [c for c in X.columns if c not in nominal]
+    inputs = prepare(cases, seed, exclude_officers)
+    split, features, X, weight = inputs.split, inputs.features, inputs.X, inputs.weight
+    officers, nominal = inputs.officers, inputs.nominal
 
     models, skipped, rows, curves, predictions = {}, {}, [], {}, []
     for judgement in JUDGEMENTS:
-        values = cases[judgement].astype(str).to_numpy()
-        applies = values != NOT_APPLICABLE
-        y = (values == INSUFFICIENT).astype(int)
-        train_rows = split.train[applies[split.train]]
-        test_rows = split.test[applies[split.test]]
-        if len(train_rows) < MIN_APPLICABLE or len(np.unique(y[train_rows])) < 2:
-            skipped[judgement] = (
-                f"{len(train_rows)} applicable training cases (at least {MIN_APPLICABLE} "
-                "with both outcomes needed)"
-            )
+        rows_of = judgement_rows(cases, inputs, judgement)
+        y, train_rows, test_rows = rows_of.y, rows_of.train, rows_of.test
+        if rows_of.skip_reason is not None:
+            skipped[judgement] = rows_of.skip_reason
         else:
-            w_train = None if weight is None else weight[train_rows] / weight[train_rows].mean()
+            w_train = rows_of.w_train
             fitted = {
                 "lightgbm": JudgementClassifier(
-                    cv=folds, random_state=seed, **(model_params or {})
+                    cv=inputs.folds, random_state=seed, **(model_params or {})
                 ).fit(
                     X.iloc[train_rows],
                     y[train_rows],
@@ -104,7 +164,7 @@ def train(
                     sample_weight=w_train,
                     categorical_features=nominal,
                 ),
-                "logistic": logistic_baseline(nominal, numeric).fit(
+                "logistic": logistic_baseline(nominal, inputs.numeric).fit(
                     X.iloc[train_rows], y[train_rows], model__sample_weight=w_train
                 ),
                 "prevalence": PrevalenceClassifier().fit(
@@ -140,10 +200,11 @@ def train(
         "design_weighted": weight is not None,
         "skipped": skipped,
     }
+    metrics = pd.DataFrame(rows)
+    metadata["metrics"] = metrics_summary(metrics)
     bundle = CaseworkModel(
         features, models, skipped, metadata, cases["case_id"].to_numpy()[split.train]
     )
-    metrics = pd.DataFrame(rows)
     return TrainingResult(
         bundle,
         metrics,
@@ -152,6 +213,20 @@ def train(
         pd.concat(predictions, ignore_index=True) if predictions else pd.DataFrame(),
         skipped,
     )
+
+
+def metrics_summary(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """LightGBM's temporal-test AUC, ECE and Brier per judgement (design-weighted when possible).
+
+    Kept in the bundle's metadata so the service's ``GET /model`` needs no MLflow server.
+    """
+    ours = metrics[metrics["model"] == "lightgbm"]
+    if "design" in set(ours["weighting"]):
+        ours = ours[ours["weighting"] == "design"]
+    return {
+        row["judgement"]: {k: float(row[k]) for k in ("auc", "ece", "brier") if k in row}
+        for row in ours.to_dict("records")
+    }
 
 
 def _stratum(cases: pd.DataFrame) -> np.ndarray:

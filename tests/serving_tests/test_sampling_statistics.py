@@ -16,7 +16,6 @@ from serving.estimation import Z95, ResidualVariance, design_matrix, ratio
 from serving.sampling import SampleRequest, design_for
 from serving.simulation import draw_many, worst_margin
 from serving.summary import kish_deff
-from training.trainer import train
 
 pytestmark = pytest.mark.slow
 WORKERS = 2
@@ -46,11 +45,10 @@ def test_inclusion_frequencies_match_pi_on_2000_cases(method) -> None:
 
 
 @pytest.fixture(scope="module")
-def study(small_data):
+def study(small_data, small_model):
     """2,000 balanced draws (n = 120) from the 5,000-case frame, default design, model scores."""
-    model = train(small_data.inspected, seed=7).model
     frame = small_data.frame
-    scores = model.predict(frame)
+    scores = small_model.predict(frame)
     design = design_for(frame, scores, SampleRequest(size=120))
     chosen = draw_many(design, "balanced", 2_000, seed=3, workers=WORKERS)
     return frame, scores, design, chosen

@@ -1,0 +1,180 @@
+"""Pydantic models of the HTTP API (CONTRACT.md §6), built from the contract's names and enums.
+
+The frame record's categories and ranges come from ``features.contract``, so a request the service
+accepts is a row ``casework validate`` would accept, and the OpenAPI document lists the same enums.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from features.contract import (
+    CATEGORIES,
+    FRAME_COLUMNS,
+    INTEGER_RANGES,
+    JUDGEMENT_VALUES,
+    JUDGEMENTS,
+    STRING_COLUMNS,
+    score_column,
+)
+from serving.sampling import SampleRequest
+
+
+def _field(column: str) -> tuple[object, object]:
+    """The type and constraints of one frame column."""
+    if column in CATEGORIES:
+        return Literal[CATEGORIES[column]], Field(...)  # type: ignore[valid-type]
+    if column in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[column]
+        return int, Field(..., ge=low, le=high, strict=False)
+    if column == "iom":
+        return bool, Field(..., description="Integrated Offender Management case.")
+    if column in STRING_COLUMNS:
+        return str, Field(..., min_length=1, max_length=200)
+    raise KeyError(column)
+
+
+FrameRecord = create_model(
+    "FrameRecord",
+    __config__=ConfigDict(extra="ignore"),
+    __doc__="One case of the caseload frame (CONTRACT.md §2); extra columns are ignored.",
+    **{column: _field(column) for column in FRAME_COLUMNS},
+)
+
+EXAMPLE_CASE: dict[str, object] = {
+    "case_id": "C0001",
+    "provider_type": "CRC",
+    "provider": "London CRC",
+    "region": "London",
+    "office": "Camden",
+    "officer_id": "O017",
+    "officer_grade": "PSO",
+    "officer_caseload": 68,
+    "officer_changes": 2,
+    "rosh_level": "medium",
+    "reoffending_likelihood": "high",
+    "sentence_type": "community_order",
+    "months_supervised": 9,
+    "iom": False,
+    "gender": "male",
+    "ethnicity": "white",
+    "age": 31,
+}
+"""A valid frame record: the OpenAPI example and the tests' fixture."""
+
+Cases = Annotated[
+    list[FrameRecord],  # type: ignore[valid-type]
+    Field(min_length=1, description="Frame records (CONTRACT.md §2).", examples=[[EXAMPLE_CASE]]),
+]
+
+Prediction = create_model(
+    "Prediction",
+    __doc__="CONTRACT §3 scores of one case.",
+    case_id=(str, ...),
+    **{score_column(j): (float | None, None) for j in JUDGEMENTS},
+    risk_score=(float | None, None),
+)
+
+
+class Predictions(BaseModel):
+    """The answer of ``/predict``."""
+
+    predictions: list[Prediction]  # type: ignore[valid-type]
+
+
+class Driver(BaseModel):
+    """One feature's push on one judgement, in words and numbers."""
+
+    feature: str
+    value: Any
+    contribution: float = Field(description="Change in the probability of insufficient work.")
+    text: str
+
+
+class Explanation(BaseModel):
+    """A case's top drivers per judgement."""
+
+    case_id: str
+    judgements: dict[str, list[Driver]]
+
+
+class Explanations(BaseModel):
+    """The answer of ``/explain``."""
+
+    explanations: list[Explanation]
+
+
+class SampleAnswer(BaseModel):
+    """A drawn sample. Sealed: its commitment and design only. Released: also the case list,
+    the seed and the salt that lets anyone recompute the commitment from the list."""
+
+    commitment: str = Field(description="SHA-256 of the salt and the canonical case list.")
+    design: dict[str, Any]
+    salt: str | None = None
+    seed: int | None = None
+    cases: list[dict[str, Any]] | None = None
+
+
+JudgedRow = create_model(
+    "JudgedRow",
+    __config__=ConfigDict(extra="allow"),
+    __doc__="One judged sample row: selection facts and judgements; extra columns are kept "
+    "(balancing variables, the ``by`` column).",
+    case_id=(str, Field(min_length=1)),
+    stratum=(str, Field(min_length=1)),
+    inclusion_probability=(float, Field(gt=0.0, le=1.0)),
+    **{j: (Literal[JUDGEMENT_VALUES] | None, None) for j in JUDGEMENTS},  # type: ignore[valid-type]
+)
+
+
+class EstimateRow(BaseModel):
+    """Share sufficient for one judgement and group (CONTRACT §4 columns plus effective n)."""
+
+    judgement: str
+    group: str
+    n: int
+    estimate: float | None
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n_effective: float | None
+
+
+class Estimates(BaseModel):
+    """The answer of ``/estimate``."""
+
+    estimates: list[EstimateRow]
+
+
+class ModelInfo(BaseModel):
+    """The served model: registry version and alias, training data, headline metrics."""
+
+    name: str
+    version: str | None
+    alias: str | None
+    trained_on: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+class Problem(BaseModel):
+    """A refused request: what was wrong, field by field."""
+
+    error: str
+    detail: list[dict[str, Any]] = Field(default_factory=list)
+
+
+__all__ = [
+    "Cases",
+    "EXAMPLE_CASE",
+    "Estimates",
+    "Explanations",
+    "FrameRecord",
+    "JudgedRow",
+    "ModelInfo",
+    "Predictions",
+    "Problem",
+    "SampleAnswer",
+    "SampleRequest",
+]
