@@ -175,6 +175,8 @@ class Casework:
     @bentoml.api(batchable=True, max_batch_size=20_000, max_latency_ms=200)
     def score(self, cases: list[FrameRecord]) -> list[Prediction]:
         """Scores for a batch of cases: the batched scorer behind ``/predict``."""
+        if not cases:
+            return []
         scored = self._model().predict(_typed(cases))
         return [Prediction(**row) for row in _records(scored)]
 
