@@ -8,7 +8,7 @@ DATA := $(or $(CASEWORK_DATA_DIR),data)
 REPORTS := $(or $(CASEWORK_REPORTS_DIR),reports)
 SEED ?= 1
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,9 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+serve: install
+	$(BIN)/casework serve --port $(or $(PORT),3000)
 
 bench: install
 	$(BIN)/python -m benchmarks.run

@@ -6,14 +6,11 @@ only: no calibration to the probability scale and no text), from the same frame 
 
 from __future__ import annotations
 
-import time
 import warnings
-from collections.abc import Callable
 
-import numpy as np
 import shap
 
-from benchmarks.common import Row, best_of, report
+from benchmarks.common import Row, best_of, percentiles, report
 from features.generator import generate
 from training.bundle import CaseworkModel
 from training.explain import explain_cases, explain_matrix
@@ -21,19 +18,6 @@ from training.trainer import train
 
 N_CASES = 50_000
 SINGLE_CALLS = 1000
-
-
-def percentiles(func: Callable[[], object], calls: int = SINGLE_CALLS) -> tuple[float, float]:
-    """p50 and p99 wall time of ``func`` in milliseconds, after a warm-up."""
-    for _ in range(20):
-        func()
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    p50, p99 = np.percentile(times, [50, 99]) * 1000
-    return float(p50), float(p99)
 
 
 def run() -> list[Row]:
@@ -49,7 +33,8 @@ def run() -> list[Row]:
         for explainer in explainers.values():
             explainer.shap_values(X)
 
-    ours, peer = percentiles(lambda: explain_cases(model, one)), percentiles(peer_one)
+    ours = percentiles(lambda: explain_cases(model, one), SINGLE_CALLS)
+    peer = percentiles(peer_one, SINGLE_CALLS)
     X = model.matrix(cases)
     ours_global = best_of(lambda: explain_matrix(model, model.matrix(cases)), repeat=2)
     peer_global = best_of(lambda: [e.shap_values(X) for e in explainers.values()], repeat=2)

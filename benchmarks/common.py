@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -42,6 +43,19 @@ class Row:
         if self.baseline is None or not self.casework:
             return None
         return self.baseline / self.casework
+
+
+def percentiles(func: Callable[[], object], calls: int = 200) -> tuple[float, float]:
+    """p50 and p99 wall time of ``func`` in milliseconds, after a warm-up."""
+    for _ in range(20):
+        func()
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    p50, p99 = np.percentile(times, [50, 99]) * 1000
+    return float(p50), float(p99)
 
 
 def best_of(func: Callable[[], object], repeat: int = 3) -> float:

@@ -1,0 +1,75 @@
+"""Service latency over loopback HTTP, beside the same work called in-process (the baseline).
+
+Rows: /predict with 1,000 cases p50/p99, single-case /explain p99, /sample n = 120 from a
+50,000-case frame file. The gap between the two columns is what HTTP, JSON and the batching
+dispatcher cost.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import httpx
+
+from benchmarks.common import Row, best_of, percentiles, report
+from features.generator import generate
+from features.readers import write_table
+from features.settings import Settings
+from serving.launch import running_service
+from serving.sampling import SampleRequest, draw_sample
+from training.explain import explain_cases
+from training.promotion import publish
+from training.trainer import train
+
+TOKEN = "bench-token"
+
+
+def run() -> list[Row]:
+    """Train a model on 20,000 cases, serve it, and time the three calls both ways."""
+    data = generate(20_000, 50_000, seed=3)
+    model = train(data.inspected, seed=0).model
+    frame = data.frame
+    batch = json.loads(frame.iloc[:1_000].to_json(orient="records"))
+    one = batch[:1]
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        settings = Settings(data_dir=root / "data", models_dir=root / "models")
+        write_table(frame, settings.data_dir / "frame.parquet")
+        publish(model, "1", settings)
+        env = {
+            "CASEWORK_DATA_DIR": str(settings.data_dir),
+            "CASEWORK_MODELS_DIR": str(settings.models_dir),
+            "CASEWORK_API_TOKEN": TOKEN,
+            "BENTOML_HOME": str(root / "bentoml"),
+        }
+        with (
+            running_service(env, root / "service.log", cwd=root) as url,
+            httpx.Client(
+                base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=300
+            ) as client,
+        ):
+
+            def call(path: str, body: dict) -> None:
+                client.post(path, json=body).raise_for_status()
+
+            predict = percentiles(lambda: call("/predict", {"cases": batch}), 100)
+            explain = percentiles(lambda: call("/explain", {"cases": one}), 200)
+            body = {"request": {"size": 120}, "frame": "frame.parquet", "seed": 1}
+            call("/sample", body)  # the first call loads and scores the frame file
+            sample = best_of(lambda: call("/sample", body), repeat=5)
+    local_predict = percentiles(lambda: model.predict(frame.iloc[:1_000]), 100)
+    local_explain = percentiles(lambda: explain_cases(model, frame.iloc[:1]), 200)
+    scores = model.predict(frame)
+    local_sample = best_of(lambda: draw_sample(frame, scores, SampleRequest(size=120), 1), 5)
+    return [
+        Row("/predict 1,000 cases: p50", predict[0], local_predict[0], "in-process", "ms"),
+        Row("/predict 1,000 cases: p99", predict[1], local_predict[1], "in-process", "ms", "< 100"),
+        Row("/explain one case: p99", explain[1], local_explain[1], "in-process", "ms", "< 20"),
+        Row("/sample n=120 from 50,000 (warm)", sample, local_sample, "in-process", "s"),
+    ]
+
+
+if __name__ == "__main__":
+    print(f"results: {report(run(), 'service')}")
