@@ -17,8 +17,17 @@ from training.bundle import CaseworkModel
 from training.model_card import model_card, render_model_card
 from training.promotion import link, publish
 from training.store import TrainingStore
-from training.tracking import CHAMPION, RegisteredRun, load_registered, log_training
+from training.tracking import (
+    CHAMPION,
+    RegisteredRun,
+    load_registered,
+    log_training,
+    log_trial,
+    log_tuning,
+    training_run,
+)
 from training.trainer import TrainingResult, train
+from training.tuning import OBJECTIVE, TrialRecord, TuningResult, tune
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class TrainingOutcome:
     result: TrainingResult
     registered: RegisteredRun
     exported: Path | None
+    tuning: TuningResult | None = None  # the search, when trained with ``tune_trials``
 
 
 def run_training(
@@ -35,15 +45,38 @@ def run_training(
     source: str,
     settings: Settings,
     on_judgement: Callable[[str], None] | None = None,
+    tune_trials: int | None = None,
+    on_trial: Callable[[TrialRecord], None] | None = None,
 ) -> TrainingOutcome:
     """Train, log, register; export the bundle to ``models/champion`` when it is the champion.
+
+    With ``tune_trials`` the parent MLflow run opens first, ``training.tuning`` searches that
+    many configurations (each trial a nested run, as it finishes), the best parameters go on
+    the parent and the 12 final models are trained with them.
 
     The first training also seeds the retraining store: its cases, with its temporal test rows
     set aside as the fixed reference holdout that no later model trains on.
     """
-    result = train(cases, seed=settings.seed, on_judgement=on_judgement)
     params = {"seed": settings.seed, "source": source, "rows": len(cases)}
-    registered = log_training(result, cases, source, settings, params, model_card(result))
+    tuning, run_id = None, None
+    if tune_trials is None:
+        result = train(cases, seed=settings.seed, on_judgement=on_judgement)
+    else:
+        if tune_trials < 1:  # checked before the parent run opens, so no failed run is left
+            raise ValueError(f"tune_trials must be at least 1, got {tune_trials}")
+        with training_run(cases, settings) as run_id:
+            tuning = tune(
+                cases, tune_trials, seed=settings.seed, on_trial=_chain(log_trial, on_trial)
+            )
+            log_tuning(tuning, OBJECTIVE)
+            result = train(
+                cases,
+                seed=settings.seed,
+                model_params=tuning.best_params,
+                on_judgement=on_judgement,
+            )
+    card = model_card(result)
+    registered = log_training(result, cases, source, settings, params, card, run_id=run_id)
     result.model.metadata.update(version=registered.version, aliases=list(registered.aliases))
     store = TrainingStore.for_settings(settings)
     if not store.exists():  # the first training starts the store; its test rows are the reference
@@ -54,7 +87,20 @@ def run_training(
     if CHAMPION in registered.aliases:
         card = render_model_card(model_card(result, registered.version, registered.aliases))
         exported = publish(result.model, registered.version, settings, card)
-    return TrainingOutcome(result, registered, exported)
+    return TrainingOutcome(result, registered, exported, tuning)
+
+
+def _chain(
+    first: Callable[[TrialRecord], None], then: Callable[[TrialRecord], None] | None
+) -> Callable[[TrialRecord], None]:
+    """One trial callback that calls ``first`` and then ``then`` (when given)."""
+
+    def both(trial: TrialRecord) -> None:
+        first(trial)
+        if then is not None:
+            then(trial)
+
+    return both
 
 
 def load_model(settings: Settings, alias_or_version: str | None = None) -> CaseworkModel:

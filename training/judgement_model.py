@@ -90,7 +90,37 @@ class JudgementClassifier(ClassifierMixin, BaseEstimator):
         if self.calibration not in ("auto", *CALIBRATORS):
             raise ValueError(f"calibration must be 'auto' or one of {CALIBRATORS}")
         y = np.asarray(y, dtype=int)
-        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        w = _weights(y, sample_weight)
+        margins, rounds = self.out_of_fold(X, y, groups, w, categorical_features)
+        self.n_rounds_ = max(1, round(float(np.mean(rounds))))
+        self.booster_ = lgb.train(self._lgb_params(), self._dataset(X, y, w), self.n_rounds_)
+        self.calibration_ = (
+            self.calibration
+            if self.calibration != "auto"
+            else choose_calibrator(margins, y, w, groups, self.random_state)
+        )
+        self.calibrator_ = fit_calibrator(self.calibration_, margins, y, w)
+        self.oof_margin_ = margins
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def out_of_fold(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        groups: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        categorical_features: list[str] | tuple[str, ...] = (),
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Grouped CV with early stopping: out-of-fold raw margins and each fold's best rounds.
+
+        This is the model-selection half of :meth:`fit` (no final booster, no calibrator), so
+        hyperparameter tuning scores a configuration exactly as ``fit`` would validate it.
+        """
+        y = np.asarray(y, dtype=int)
+        w = _weights(y, sample_weight)
         self.categorical_features_ = list(categorical_features)
         params = self._lgb_params()
         margins = np.zeros(len(y))
@@ -107,19 +137,7 @@ class JudgementClassifier(ClassifierMixin, BaseEstimator):
             margins[valid] = booster.predict(
                 X.iloc[valid], num_iteration=booster.best_iteration, raw_score=True
             )
-        self.n_rounds_ = max(1, round(float(np.mean(rounds))))
-        self.booster_ = lgb.train(params, self._dataset(X, y, w), self.n_rounds_)
-        self.calibration_ = (
-            self.calibration
-            if self.calibration != "auto"
-            else choose_calibrator(margins, y, w, groups, self.random_state)
-        )
-        self.calibrator_ = fit_calibrator(self.calibration_, margins, y, w)
-        self.oof_margin_ = margins
-        self.classes_ = np.array([0, 1])
-        self.n_features_in_ = X.shape[1]
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        return self
+        return margins, np.asarray(rounds, dtype=int)
 
     def _splitter(self) -> BaseCrossValidator:
         if isinstance(self.cv, int):
@@ -144,6 +162,10 @@ class JudgementClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """1 where insufficient work is more likely than not."""
         return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+
+
+def _weights(y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    return np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
 
 
 def fit_calibrator(kind: str, margin: np.ndarray, y: np.ndarray, w: np.ndarray) -> object:

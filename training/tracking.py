@@ -11,8 +11,11 @@ import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import pandas as pd
@@ -24,7 +27,10 @@ from features.settings import Settings
 from training.bundle import CaseworkModel
 from training.model_card import render_model_card
 from training.pyfunc import BUNDLE_ARTIFACT, CaseworkPyfunc
-from training.trainer import TrainingResult
+from training.trainer import TrainingResult, data_fingerprint
+
+if TYPE_CHECKING:
+    from training.tuning import TrialRecord, TuningResult
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 logging.getLogger("mlflow").setLevel(logging.WARNING)
@@ -66,13 +72,18 @@ def log_training(
     settings: Settings,
     params: dict[str, object],
     card: dict,
+    run_id: str | None = None,
 ) -> RegisteredRun:
-    """Log a training (parent + nested runs), register its model and set its aliases."""
+    """Log a training (parent + nested runs), register its model and set its aliases.
+
+    ``run_id`` resumes a parent run opened earlier with :func:`training_run` (``--tune``).
+    """
     client = connect(settings)
     bundle = result.model
     trained_on = bundle.metadata["trained_on"]
     metrics = result.metrics
-    with mlflow.start_run(run_name=f"train {trained_on['date_max']}") as parent:
+    name = None if run_id else _run_name(trained_on)
+    with mlflow.start_run(run_id=run_id, run_name=name) as parent:
         mlflow.log_params({**params, "judgements_skipped": len(result.skipped)})
         mlflow.set_tags({f"data.{k}": v for k, v in trained_on.items()})
         dataset = mlflow.data.from_pandas(
@@ -116,6 +127,50 @@ def log_training(
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
         aliases.append(CHAMPION)
     return RegisteredRun(parent.info.run_id, version, tuple(aliases))
+
+
+@contextmanager
+def training_run(cases: pd.DataFrame, settings: Settings) -> Iterator[str]:
+    """Open a training's parent run ahead of training, so tuning trials nest under it live.
+
+    Yields the run id for :func:`log_training`; an exception inside marks the run failed.
+    """
+    connect(settings)
+    with mlflow.start_run(run_name=_run_name(data_fingerprint(cases))) as parent:
+        yield parent.info.run_id
+
+
+def log_trial(trial: TrialRecord) -> None:
+    """One tuning trial as a nested run of the active parent: its parameters and CV losses."""
+    with mlflow.start_run(run_name=f"trial {trial.number}", nested=True):
+        mlflow.set_tags({"kind": "tuning_trial", "trial": trial.number})
+        mlflow.log_params(trial.params)
+        mlflow.log_metrics(
+            {
+                "cv_log_loss": trial.log_loss,
+                "seconds": trial.seconds,
+                **{f"cv_log_loss__{j}": v for j, v in trial.per_judgement.items()},
+                **{f"rounds__{j}": v for j, v in trial.rounds.items()},
+            }
+        )
+
+
+def log_tuning(tuning: TuningResult, objective: str) -> None:
+    """The search's outcome on the active parent run: trial count and the best parameters."""
+    best = tuning.best
+    mlflow.log_params(
+        {
+            "tune.trials": len(tuning.trials),
+            "tune.objective": objective,
+            "tune.best_trial": best.number,
+            **{f"tune.best.{name}": value for name, value in best.params.items()},
+        }
+    )
+    mlflow.log_metric("tune.best_cv_log_loss", best.log_loss)
+
+
+def _run_name(trained_on: dict[str, object]) -> str:
+    return f"train {trained_on['date_max']}"
 
 
 def _log_judgement(result: TrainingResult, judgement: str) -> None:

@@ -18,11 +18,22 @@ from features.settings import get_settings
 from features.validation import load_table
 from training.job import load_model, run_training
 from training.model_card import metrics_table
+from training.tuning import TrialRecord
 
 
 @command("train")
 def train_command(
     data: Annotated[Path, typer.Option("--data", help="Inspected cases (CSV or Parquet).")],
+    tune: Annotated[
+        int | None,
+        typer.Option(
+            "--tune",
+            min=1,
+            metavar="N",
+            help="First search N LightGBM configurations (Optuna, officer-grouped CV) and "
+            "train with the best.",
+        ),
+    ] = None,
 ) -> None:
     """Train the 12 judgement models, log them to MLflow and register a model version."""
     settings = get_settings()
@@ -36,14 +47,29 @@ def train_command(
         transient=True,
     )
     with progress:
+        trials = None if tune is None else progress.add_task("tuning trials", total=tune)
+
+        def on_trial(trial: TrialRecord) -> None:
+            text = f"tuning trials (trial {trial.number}: CV log loss {trial.log_loss:.4f})"
+            progress.update(trials, advance=1, description=text)
+
         task = progress.add_task("judgements", total=len(JUDGEMENTS))
         outcome = run_training(
             cases,
             str(data),
             settings,
             on_judgement=lambda j: progress.update(task, advance=1, description=j),
+            tune_trials=tune,
+            on_trial=on_trial,
         )
     result = outcome.result
+    if outcome.tuning is not None:
+        chosen = outcome.tuning.best
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in chosen.params.items())
+        console.print(
+            f"tuned over {len(outcome.tuning.trials)} trials: best is trial {chosen.number} "
+            f"(CV log loss {chosen.log_loss:.4f}): {shown}"
+        )
     for judgement, reason in result.skipped.items():
         errors.print(f"warning: {judgement} skipped: {reason}")
     weighting = "design" if result.model.metadata.get("design_weighted") else "unweighted"
