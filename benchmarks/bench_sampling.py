@@ -10,19 +10,11 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import Row, best_of
-from features.contract import JUDGEMENTS, RISK_SCORE, score_column, truth_column
 from features.generator import generate
+from features.truth import true_scores
 from serving.estimation import estimate
 from serving.sampling import SampleRequest, design_for
 from serving.selection import select
-
-
-def _scores(frame: pd.DataFrame) -> pd.DataFrame:
-    scores = pd.DataFrame({"case_id": frame["case_id"].to_numpy()})
-    for judgement in JUDGEMENTS:
-        scores[score_column(judgement)] = frame[truth_column(judgement)].to_numpy()
-    scores[RISK_SCORE] = scores[[score_column(j) for j in JUDGEMENTS]].mean(axis=1)
-    return scores
 
 
 def plain_systematic(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -36,7 +28,7 @@ def run() -> list[Row]:
     """Time the sampler against the baselines; returns table rows."""
     rng = np.random.default_rng(1)
     national = generate(1_000, 250_000, seed=1, with_truth=True).frame
-    scores = _scores(national)
+    scores = true_scores(national)
     strata = ["office", "gender"]
     request = SampleRequest(size=2_000, strata=strata, balance=["ethnicity", "rosh_level"])
     n_strata = national.groupby(strata).ngroups
@@ -64,7 +56,7 @@ def run() -> list[Row]:
         ),
     ]
     small = generate(1_000, 5_000, seed=7, with_truth=True)
-    small_scores = _scores(small.frame)
+    small_scores = true_scores(small.frame)
     small_design = design_for(small.frame, small_scores, SampleRequest(size=120))
     select(small_design, "balanced", rng)  # compile once
     rows.append(

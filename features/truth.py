@@ -27,7 +27,16 @@ import pandas as pd
 from scipy import optimize, special
 
 from features.calibration import TABLE3_CELLS, CalibrationConfig, load_config
-from features.contract import AIMS, JUDGEMENTS, REOFFENDING_LEVELS, ROSH_LEVELS, STAGES
+from features.contract import (
+    AIMS,
+    JUDGEMENTS,
+    REOFFENDING_LEVELS,
+    RISK_SCORE,
+    ROSH_LEVELS,
+    STAGES,
+    score_column,
+    truth_column,
+)
 from features.population import draw_case_covariates, draw_officers, draw_posts, inspected_months
 
 DRIVERS: tuple[str, ...] = (
@@ -191,3 +200,15 @@ def solve_truth() -> TruthModel:
             rosh_effect[j, ROSH_LEVELS.index("medium")] = solution.x[2]
             rosh_effect[j, ROSH_LEVELS.index("low")] = solution.x[3]
     return model
+
+
+def true_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """CONTRACT §3 scores from a ``--with-truth`` table's ``p_true__*``: a perfect model.
+
+    Tests and benchmarks use it to separate the sampler's behaviour from a model's errors.
+    """
+    scores = pd.DataFrame({"case_id": frame["case_id"].to_numpy()})
+    for judgement in JUDGEMENTS:
+        scores[score_column(judgement)] = frame[truth_column(judgement)].to_numpy()
+    scores[RISK_SCORE] = scores[[score_column(j) for j in JUDGEMENTS]].mean(axis=1)
+    return scores

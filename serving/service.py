@@ -37,7 +37,6 @@ from serving.commitment import SealedStore, commit, new_salt
 from serving.estimation import estimate
 from serving.guard import INTERNAL, TokenGuard, redact_logs
 from serving.io import (
-    EXAMPLE_CASE,
     Cases,
     Estimates,
     Explanations,
@@ -390,4 +389,4 @@ Casework.add_asgi_middleware(
     max_bytes=get_settings().max_request_bytes,
 )
 
-__all__ = ["EXAMPLE_CASE", "Casework"]
+__all__ = ["Casework"]

@@ -11,20 +11,12 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from casework.cli import app
-from features.contract import JUDGEMENTS, RISK_SCORE, score_column, truth_column
+from features.contract import RISK_SCORE
 from features.errors import InputError
+from features.truth import true_scores
 from serving.estimation import estimate
 from serving.sampling import SAMPLE_COLUMNS, SampleRequest, design_for, draw_sample
 from serving.selection import select
-
-
-def true_scores(frame: pd.DataFrame) -> pd.DataFrame:
-    """Scores from the generator's true probabilities (a perfect model)."""
-    scores = pd.DataFrame({"case_id": frame["case_id"].to_numpy()})
-    for judgement in JUDGEMENTS:
-        scores[score_column(judgement)] = frame[truth_column(judgement)].to_numpy()
-    scores[RISK_SCORE] = scores[[score_column(j) for j in JUDGEMENTS]].mean(axis=1)
-    return scores
 
 
 @pytest.fixture(scope="module")

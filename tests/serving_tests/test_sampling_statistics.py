@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from features.contract import JUDGEMENTS, NOT_APPLICABLE, RISK_SCORE, SUFFICIENT
+from features.contract import JUDGEMENTS, NOT_APPLICABLE, SUFFICIENT
 from features.generator import generate
+from features.truth import true_scores
 from serving.estimation import Z95, ResidualVariance, design_matrix, ratio
 from serving.sampling import SampleRequest, design_for
 from serving.simulation import draw_many, worst_margin
@@ -19,16 +20,6 @@ from serving.summary import kish_deff
 
 pytestmark = pytest.mark.slow
 WORKERS = 2
-
-
-def true_scores(frame: pd.DataFrame) -> pd.DataFrame:
-    from features.contract import score_column, truth_column
-
-    scores = pd.DataFrame({"case_id": frame["case_id"].to_numpy()})
-    for judgement in JUDGEMENTS:
-        scores[score_column(judgement)] = frame[truth_column(judgement)].to_numpy()
-    scores[RISK_SCORE] = scores[[score_column(j) for j in JUDGEMENTS]].mean(axis=1)
-    return scores
 
 
 @pytest.mark.parametrize("method", ["systematic", "balanced"])
