@@ -22,14 +22,19 @@ def test_a_250k_frame_is_scored_in_bounded_memory(tmp_path, small_data) -> None:
     generate(10, 250_000, seed=3).frame.to_parquet(frame_file)
     script = textwrap.dedent(
         f"""
-        import json, resource
+        import json, re
         import pandas as pd
         from training.bundle import CaseworkModel
+
+        def peak_kb():  # this process's own high-water mark (ru_maxrss keeps the parent's)
+            with open("/proc/self/status") as status:
+                return int(re.search(r"VmHWM:\\s+(\\d+)", status.read()).group(1))
+
         model = CaseworkModel.load({str(bundle)!r})
         frame = pd.read_parquet({str(frame_file)!r})
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = peak_kb()
         scores = model.predict(frame)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        after = peak_kb()
         print(json.dumps({{"rows": len(scores), "before": before, "after": after}}))
         """
     )
