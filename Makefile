@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 CHROMIUM := /usr/bin/chromium
 DATA := $(or $(CASEWORK_DATA_DIR),data)
 REPORTS := $(or $(CASEWORK_REPORTS_DIR),reports)
@@ -19,6 +20,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 # Browser tests drive Debian's Chromium; install it once when it is missing.
 $(CHROMIUM):
@@ -59,7 +64,7 @@ format: install
 serve: install
 	$(BIN)/casework serve --port $(or $(PORT),3000)
 
-bench: install
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -2,12 +2,17 @@
 
 Rows: /predict with 1,000 cases p50/p99, single-case /explain p99, /sample n = 120 from a
 50,000-case frame file. The gap between the two columns is what HTTP, JSON and the batching
-dispatcher cost.
+dispatcher cost. Then a locust load (``locustfile.py``: 50 users for 2 minutes, headless, on
+loopback) against the same service: failures, p99 per endpoint and throughput.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,6 +29,64 @@ from training.promotion import publish
 from training.trainer import train
 
 TOKEN = "bench-token"
+USERS, DURATION = 50, "2m"
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+def load(url: str, cases: list[dict], folder: Path) -> list[Row]:
+    """Run locust headless against ``url``; rows from its CSV statistics."""
+    (folder / "cases.json").write_text(json.dumps(cases), encoding="utf-8")
+    prefix = folder / "locust"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "--host",
+            url,
+            "--users",
+            str(USERS),
+            "--spawn-rate",
+            "10",
+            "--run-time",
+            DURATION,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ],
+        env={
+            **os.environ,
+            "CASEWORK_BENCH_CASES": str(folder / "cases.json"),
+            "CASEWORK_API_TOKEN": TOKEN,
+        },
+        check=False,  # locust exits 1 when a request failed: that is a figure, not an error
+        capture_output=True,
+    )
+    with open(f"{prefix}_stats.csv", encoding="utf-8") as stats:
+        table = {row["Name"]: row for row in csv.DictReader(stats)}
+    total = table.pop("Aggregated")
+    label = f"locust {USERS} users {DURATION}"
+    rows = [
+        Row(
+            f"{label}: failed requests of {int(total['Request Count']):,}",
+            float(total["Failure Count"]),
+            None,
+            "-",
+            "requests",
+            "0",
+        ),
+        Row(f"{label}: throughput", float(total["Requests/s"]), None, "-", "req/s"),
+    ]
+    rows += [
+        Row(f"{label}: {name} p99", float(row["99%"]), None, "-", "ms")
+        for name, row in sorted(table.items())
+    ]
+    return rows
 
 
 def run() -> list[Row]:
@@ -59,6 +122,7 @@ def run() -> list[Row]:
             body = {"request": {"size": 120}, "frame": "frame.parquet", "seed": 1}
             call("/sample", body)  # the first call loads and scores the frame file
             sample = best_of(lambda: call("/sample", body), repeat=5)
+            loaded = load(url, batch, root)
     local_predict = percentiles(lambda: model.predict(frame.iloc[:1_000]), 100)
     local_explain = percentiles(lambda: explain_cases(model, frame.iloc[:1]), 200)
     scores = model.predict(frame)
@@ -68,6 +132,7 @@ def run() -> list[Row]:
         Row("/predict 1,000 cases: p99", predict[1], local_predict[1], "in-process", "ms", "< 100"),
         Row("/explain one case: p99", explain[1], local_explain[1], "in-process", "ms", "< 20"),
         Row("/sample n=120 from 50,000 (warm)", sample, local_sample, "in-process", "s"),
+        *loaded,
     ]
 
 

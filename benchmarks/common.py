@@ -2,7 +2,7 @@
 
 Every workload is measured beside a baseline or peer in the same run on the same machine, and
 reported as a row: workload, casework figure, baseline figure, ratio (baseline / casework for
-times: above 1 means casework is faster), goal.
+times, casework / baseline for rates: above 1 means casework is faster), goal.
 """
 
 from __future__ import annotations
@@ -39,9 +39,12 @@ class Row:
 
     @property
     def ratio(self) -> float | None:
-        """Baseline over casework (for seconds: how many times faster casework is)."""
-        if self.baseline is None or not self.casework:
+        """How many times better casework is: baseline / casework for times and sizes,
+        casework / baseline for rates (units ending in /s)."""
+        if self.baseline is None or not self.casework or not self.baseline:
             return None
+        if self.unit.endswith("/s"):
+            return self.casework / self.baseline
         return self.baseline / self.casework
 
 

@@ -13,6 +13,7 @@ from features.contract import JUDGEMENTS, SCORE_COLUMNS
 from serving.commitment import verify
 from serving.estimation import estimate
 from serving.io import EXAMPLE_CASE
+from serving.service import DIRECT_ROWS
 from training.explain import explain_cases
 from training.promotion import publish
 
@@ -50,16 +51,17 @@ def test_every_call_but_health_needs_the_token(service, method, path, token) -> 
     assert "bearer token" in response.json()["error"]
 
 
+@pytest.mark.parametrize("rows", [25, DIRECT_ROWS + 1], ids=["batched", "direct"])
 def test_predict_answers_the_contract_columns_with_the_champions_numbers(
-    service, small_data, small_model
+    service, small_data, small_model, rows
 ) -> None:
-    cases = records(small_data.frame, 25)
+    cases = records(small_data.frame, rows)
     with service.client() as client:
         response = client.post("/predict", json={"cases": cases})
     assert response.status_code == 200
     answer = pd.DataFrame(response.json()["predictions"])
     assert list(answer.columns) == list(SCORE_COLUMNS)
-    expected = small_model.predict(small_data.frame.iloc[:25])
+    expected = small_model.predict(small_data.frame.iloc[:rows])
     assert answer["case_id"].tolist() == expected["case_id"].tolist()
     np.testing.assert_allclose(answer[list(SCORE_COLUMNS[1:])], expected[list(SCORE_COLUMNS[1:])])
 
