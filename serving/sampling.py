@@ -2,8 +2,9 @@
 
 ``draw_sample(frame, scores, request, seed)`` builds the design (:mod:`serving.design`), draws
 with the requested method (:mod:`serving.selection`) and returns the selected cases with their
-inclusion probability, design weight, stratum, risk score and a reason a planner can read, plus
-the design summary.
+inclusion probability, design weight, stratum, risk score and a reason a planner can read (and the
+facts about their officer × stratum block that the variance estimator uses), plus the design
+summary.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from features.contract import (
 )
 from features.errors import InputError
 from serving.design import SOURCE, Design, build_design
+from serving.estimation import BLOCK_COLUMNS
 from serving.selection import select
 
 SAMPLE_COLUMNS: tuple[str, ...] = (
@@ -38,7 +40,8 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
     "risk_score",
     "reason",
 )
-"""The contract's sample columns; the frame's other columns and ``method``/``balance`` follow."""
+"""The contract's sample columns; the frame's other columns, ``method``/``balance`` and the
+:data:`BLOCK_COLUMNS` follow."""
 
 DEFAULT_MINIMUMS: dict[str, int] = {
     "gender=female": 10,
@@ -227,6 +230,18 @@ def reasons(
     return pd.Series(texts, index=cases.index)
 
 
+def block_columns(design: Design, risk: np.ndarray) -> pd.DataFrame:
+    """:data:`~serving.estimation.BLOCK_COLUMNS` for every frame case: the Σπ, number of frame
+    cases and mean risk score of its officer × stratum block."""
+    block, blocks = design.groups.block, design.groups.n_blocks
+    cases = np.bincount(block, minlength=blocks)
+    total_pi = np.bincount(block, weights=design.pi, minlength=blocks)
+    mean_risk = np.bincount(block, weights=risk, minlength=blocks) / np.maximum(cases, 1)
+    return pd.DataFrame(
+        {"block_pi": total_pi[block], "block_cases": cases[block], "block_risk": mean_risk[block]}
+    )
+
+
 def draw_sample(
     frame: pd.DataFrame,
     scores: pd.DataFrame,
@@ -250,6 +265,9 @@ def draw_sample(
     picked["reason"] = reasons(picked, design.equal[chosen], drivers)
     picked["method"] = request.method
     picked["balance"] = ",".join(request.balance_columns())
+    blocks = block_columns(design, risk).loc[chosen]
+    for column in BLOCK_COLUMNS:
+        picked[column] = blocks[column].to_numpy()
     others = [c for c in picked.columns if c not in SAMPLE_COLUMNS]
     cases = picked[list(SAMPLE_COLUMNS) + others].reset_index(drop=True)
     probabilities = pd.Series(design.pi, index=frame["case_id"], name="inclusion_probability")
