@@ -218,11 +218,9 @@ class Casework:
         """Each case's top drivers per judgement, in words and numbers (as ``casework explain``)."""
         if (refused := self._too_many(len(cases))) is not None:
             return refused
-        try:
-            frame = _frame(cases)
-        except (InputError, InputErrors) as exc:
-            return input_problem(exc)
-        return Explanations(explanations=explain_cases(self._model(), frame, top))
+        if (duplicate := _duplicates(cases)) is not None:
+            return input_problem(duplicate)
+        return Explanations(explanations=explain_cases(self._model(), _typed(cases), top))
 
     @bentoml.api
     def simulate(
