@@ -72,14 +72,19 @@ def best_of(func: Callable[[], object], repeat: int = 3) -> float:
 
 
 def in_fresh_process(setup: str, body: str) -> tuple[float, float]:
-    """Run ``setup`` then ``body`` in a new interpreter: (body seconds, peak memory MiB)."""
+    """Run ``setup`` then ``body`` in a new interpreter: (body seconds, peak memory MiB).
+
+    The peak is the child's own VmHWM: ``ru_maxrss`` survives exec, so it would report this
+    (parent) process's peak whenever that is the larger.
+    """
     probe = (
-        "import resource, time\n"
+        "import re, time\n"
         + setup
         + "\nstart = time.perf_counter()\n"
         + body
-        + "\nprint(time.perf_counter() - start, "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        + "\nseconds = time.perf_counter() - start"
+        + "\nstatus = open('/proc/self/status').read()"
+        + "\nprint(seconds, int(re.search(r'VmHWM:\\s+(\\d+)', status).group(1)) / 1024)"
     )
     out = (
         subprocess.run(
