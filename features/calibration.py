@@ -32,6 +32,7 @@ class Population(_Strict):
     posts_per_office: int = Field(gt=0)
     nps_post_share: float = Field(gt=0, lt=1)
     mean_caseload: float = Field(gt=0)
+    eligible_share: float = Field(gt=0, le=1)
     tenure_years: float = Field(gt=0)
     first_inspection: date
     last_inspection: date
@@ -62,8 +63,7 @@ class Cases(_Strict):
     continuity: dict[str, float]
     changes_base: float
     changes_per_month: float
-    inspected_months: tuple[int, int]
-    frame_months_mean: float
+    window_months: tuple[int, int]
 
 
 class AimEffects(_Strict):

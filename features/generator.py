@@ -3,7 +3,8 @@
 There is no public case-level data, so this is how casework is demonstrated and tested. Officers
 (see ``features.population``) hold posts over 2016–2020; inspections of ~115 cases visit one
 region at a time and draw the cases of officers in post in proportion to their caseload; the
-frame is the current caseload of the officers in post at the end. Judgements follow
+frame is what the next inspection may select: the cases of the officers in post at the end that
+were sentenced or released 6-9 months earlier (about a third of each caseload). Judgements follow
 ``features.truth``: the structural model whose parameters are calibrated to published figures.
 """
 
@@ -32,8 +33,7 @@ from features.population import (
     draw_case_covariates,
     draw_officers,
     draw_posts,
-    frame_months,
-    inspected_months,
+    window_months,
 )
 from features.truth import TruthModel, solve_truth
 
@@ -60,13 +60,14 @@ def generate(n_cases: int, n_frame: int, seed: int, with_truth: bool = False) ->
     rng = np.random.default_rng(seed)
     pop = config.population
     horizon = (pop.last_inspection - pop.first_inspection).days / DAYS_PER_YEAR
-    posts = draw_posts(max(20, round(n_frame / pop.mean_caseload)), config, rng)
+    eligible_per_post = pop.mean_caseload * pop.eligible_share
+    posts = draw_posts(max(20, round(n_frame / eligible_per_post)), config, rng)
     officers = draw_officers(posts, horizon, config, rng)
 
     inspected = _inspected(n_cases, officers, horizon, config, truth, rng)
     in_post = officers[(officers["start"] <= horizon) & (officers["end"] > horizon)]
     frame_officers = _by_caseload(in_post, n_frame, rng)
-    frame = draw_case_covariates(frame_officers, frame_months(n_frame, config, rng), config, rng)
+    frame = draw_case_covariates(frame_officers, window_months(n_frame, config, rng), config, rng)
     frame.insert(0, "case_id", [f"F{k:07d}" for k in range(1, n_frame + 1)])
     found = _judge(frame, frame_officers["officer_effect"].to_numpy(), truth, rng)
     frame = _typed(frame, FRAME_COLUMNS)
@@ -114,7 +115,7 @@ def _inspected(
         day = pop.first_inspection + timedelta(days=int(when[k] * DAYS_PER_YEAR))
         dates.append(np.full(sizes[k], np.datetime64(day, "ns")))
     case_officers = officers.loc[np.concatenate(chosen)]
-    cases = draw_case_covariates(case_officers, inspected_months(n_cases, config, rng), config, rng)
+    cases = draw_case_covariates(case_officers, window_months(n_cases, config, rng), config, rng)
     cases.insert(0, "case_id", [f"I{k:07d}" for k in range(1, n_cases + 1)])
     cases.insert(1, "inspection_id", np.concatenate(inspection))
     cases.insert(2, "inspection_date", np.concatenate(dates))

@@ -172,15 +172,13 @@ def draw_case_covariates(
     )
 
 
-def inspected_months(n: int, config: CalibrationConfig, rng: np.random.Generator) -> np.ndarray:
-    """Months supervised at inspection: sentenced or released about 6-9 months earlier."""
-    low, high = config.cases.inspected_months
+def window_months(n: int, config: CalibrationConfig, rng: np.random.Generator) -> np.ndarray:
+    """Months supervised of cases in an inspection's window: sentenced or released 6-9 months ago.
+
+    Inspected cases and the frame (the cases the next inspection may select) alike.
+    """
+    low, high = config.cases.window_months
     return rng.integers(low, high + 1, size=n)
-
-
-def frame_months(n: int, config: CalibrationConfig, rng: np.random.Generator) -> np.ndarray:
-    """Months supervised in a current caseload: many new cases, a long tail."""
-    return np.minimum(rng.geometric(1.0 / (config.cases.frame_months_mean + 1), n) - 1, 120)
 
 
 def _categorical(

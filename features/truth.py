@@ -37,7 +37,7 @@ from features.contract import (
     score_column,
     truth_column,
 )
-from features.population import draw_case_covariates, draw_officers, draw_posts, inspected_months
+from features.population import draw_case_covariates, draw_officers, draw_posts, window_months
 
 DRIVERS: tuple[str, ...] = (
     "provider_type",
@@ -157,7 +157,7 @@ def reference_population(config: CalibrationConfig) -> pd.DataFrame:
     officers = draw_officers(posts, 0.0, config, rng)
     weights = officers["officer_caseload"].to_numpy(dtype=float)
     chosen = officers.iloc[rng.choice(len(officers), size=n, p=weights / weights.sum())]
-    return draw_case_covariates(chosen, inspected_months(n, config, rng), config, rng)
+    return draw_case_covariates(chosen, window_months(n, config, rng), config, rng)
 
 
 @lru_cache(maxsize=1)

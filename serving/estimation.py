@@ -10,7 +10,8 @@ the variance of Σ z_k/π_k is approximated as for a balanced sample (Deville & 
 where x̌_k holds the balancing variables of the design and p is their rank:
 
 * the indicators of the explicit stratum and of the balancing categories (the columns named in
-  the sample's ``balance`` column);
+  the sample's ``balance`` column), strata or categories with a single sampled case collapsed
+  together (:func:`collapsed_indicators`);
 * **certainty blocks**: for a case whose officer × stratum block has Σπ = 1 (``block_pi``), the
   block-level auxiliaries 1, M_b and M_b·r̄_b (``block_cases``, and it times ``block_risk``, the
   block's number of frame cases and mean risk score); 0 for other cases.
@@ -64,15 +65,36 @@ CERTAIN = 1e-6
 def design_matrix(sample: pd.DataFrame) -> np.ndarray:
     """The balancing variables x̌ of the variance formula: indicators of the explicit stratum and
     balancing categories, then the certainty blocks' auxiliaries (:func:`block_auxiliaries`)."""
-    parts = [pd.get_dummies(sample["stratum"].astype(str), dtype=float).to_numpy()]
+    parts = [collapsed_indicators(sample["stratum"])]
     if "balance" in sample.columns:
         named = sample["balance"].dropna().astype(str)
         columns = [c for c in (named.iloc[0].split(",") if len(named) else []) if c]
-        for column in columns:
-            if column in sample.columns:
-                parts.append(pd.get_dummies(sample[column].astype(str), dtype=float).to_numpy())
+        parts.extend(collapsed_indicators(sample[c]) for c in columns if c in sample.columns)
     parts.append(block_auxiliaries(sample))
     return np.hstack(parts)
+
+
+def collapsed_indicators(values: pd.Series) -> np.ndarray:
+    """Indicators of a column's values in the sample, values held by one sampled case collapsed.
+
+    A lone case is fitted exactly by its own indicator, so its variance would be lost (the
+    one-unit-per-stratum problem): lone values are pooled into one group, and a single lone value
+    joins the smallest other group (collapsed strata; Wolter 2007, *Introduction to Variance
+    Estimation*, §2.5). The pooled groups' differences then count as variance: conservative.
+    """
+    labels = values.astype(str).to_numpy(dtype=object)
+    if len(labels) == 0:
+        return np.empty((0, 0))
+    names, codes_, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    lone = counts[codes_] < 2
+    if lone.any() and len(names) > 1:
+        if lone.sum() == 1:
+            shared = np.flatnonzero(counts >= 2)
+            codes_ = np.where(lone, shared[np.argmin(counts[shared])], codes_)
+        else:
+            codes_ = np.where(lone, codes_[lone][0], codes_)
+    _, codes_ = np.unique(codes_, return_inverse=True)
+    return np.eye(codes_.max() + 1)[codes_]
 
 
 def block_auxiliaries(sample: pd.DataFrame) -> np.ndarray:

@@ -21,7 +21,7 @@ from features.settings import get_settings
 def generate_command(
     cases: Annotated[int, typer.Option("--cases", help="Inspected cases to generate.")] = 50_000,
     frame_cases: Annotated[
-        int, typer.Option("--frame-cases", help="Cases in the current caseload frame.")
+        int, typer.Option("--frame-cases", help="Frame cases (those the next inspection may pick).")
     ] = 250_000,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: CASEWORK_SEED).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: data dir).")] = None,

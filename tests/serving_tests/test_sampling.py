@@ -115,7 +115,11 @@ def test_sample_rows_carry_the_contract_columns_and_a_readable_reason(frame, sco
         ({"size": 5000}, "size", "officer × stratum rule"),
         ({"size": 5}, "size", "strata"),
         ({"size": 120, "minimums": {"ethnicity=not_stated": 500}}, "minimums", "frame holds"),
-        ({"size": 120, "officer_cap": 1}, "officer_cap", "allows at most 106 cases"),
+        (
+            {"size": 330, "strata": ["gender"], "officer_cap": 1},
+            "officer_cap",
+            "1 × 322 officers allows at most 322 cases",
+        ),
         ({"size": 60, "officer_cap": 1, "method": "systematic"}, "officer_cap", "balanced"),
     ],
 )

@@ -144,20 +144,8 @@ def test_global_importance_is_the_mean_absolute_contribution(small_model, small_
         np.testing.assert_allclose(by_feature[small_model.matrix(frame).columns], expected)
 
 
-def _top3_cases(judgement: str) -> list:
-    """assessment_safety: RoSH is confounded with provider, the model under-attributes it."""
-    if judgement != "assessment_safety":
-        return [judgement]
-    reason = (
-        "RoSH (true 3rd) and grade (4th) tie in mean |SHAP| (0.061 vs 0.063): RoSH high occurs "
-        "only at NPS and the truth's CRC and RoSH effects offset, so the trees credit RoSH with "
-        "about half its true effect; a generator issue, kept visible"
-    )
-    return [pytest.param(judgement, marks=pytest.mark.xfail(strict=True, reason=reason))]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("judgement", [p for j in JUDGEMENTS for p in _top3_cases(j)])
+@pytest.mark.parametrize("judgement", JUDGEMENTS)
 def test_top_three_features_by_mean_abs_shap_are_the_true_top_three(
     held_out_shap, judgement
 ) -> None:
