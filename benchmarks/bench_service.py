@@ -29,6 +29,8 @@ from training.promotion import publish
 from training.trainer import train
 
 TOKEN = "bench-token"
+REQUEST = {"size": 120, "strata": ["region", "gender"]}
+"""One inspection's sample from a 50,000-case frame (~160 offices): region × gender, as the demo."""
 USERS, DURATION = 50, "2m"
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
@@ -119,14 +121,14 @@ def run() -> list[Row]:
 
             predict = percentiles(lambda: call("/predict", {"cases": batch}), 100)
             explain = percentiles(lambda: call("/explain", {"cases": one}), 200)
-            body = {"request": {"size": 120}, "frame": "frame.parquet", "seed": 1}
+            body = {"request": REQUEST, "frame": "frame.parquet", "seed": 1}
             call("/sample", body)  # the first call loads and scores the frame file
             sample = best_of(lambda: call("/sample", body), repeat=5)
             loaded = load(url, batch, root)
     local_predict = percentiles(lambda: model.predict(frame.iloc[:1_000]), 100)
     local_explain = percentiles(lambda: explain_cases(model, frame.iloc[:1]), 200)
     scores = model.predict(frame)
-    local_sample = best_of(lambda: draw_sample(frame, scores, SampleRequest(size=120), 1), 5)
+    local_sample = best_of(lambda: draw_sample(frame, scores, SampleRequest(**REQUEST), 1), 5)
     return [
         Row("/predict 1,000 cases: p50", predict[0], local_predict[0], "in-process", "ms"),
         Row("/predict 1,000 cases: p99", predict[1], local_predict[1], "in-process", "ms", "< 100"),

@@ -44,5 +44,9 @@ class Planner(HttpUser):
 
     @task(1)
     def sample(self) -> None:
-        body = {"request": {"size": 120}, "frame": "frame.parquet", "seed": random.randrange(10**6)}
+        body = {
+            "request": {"size": 120, "strata": ["region", "gender"]},
+            "frame": "frame.parquet",
+            "seed": random.randrange(10**6),
+        }
         self.client.post("/sample", json=body, name="/sample n=120")
