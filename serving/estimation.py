@@ -16,20 +16,21 @@ where x̌_k holds the balancing variables of the design and p is their rank:
   block-level auxiliaries 1, M_b and M_b·r̄_b (``block_cases``, and it times ``block_risk``, the
   block's number of frame cases and mean risk score); 0 for other cases.
 
-Why the second group: the design draws exactly one case from every block with Σπ = 1, so for
-any block-level g, Σ_s g_b(k)·[Π_b(k) = 1] = Σ_{b: Π_b = 1} g_b in every draw. The sample is
+Why the second group: the design draws exactly one case from every block with Σπ = 1, so for any
+block-level g, Σ_s g_b(k)·[Π_b(k) = 1] = Σ_{b: Π_b = 1} g_b in every draw. The sample is
 balanced on these x̌ (they are combinations of the design's block rows, which both selection
-methods meet), and most of n can come from such blocks (88 of 120 on the generator's
-5,000-case frame): the sample is then nearly stratified by officer, and the differences between
-officers' caseloads are not part of its variance. The design is balanced on each certainty
-block's own indicator too, but with one case per block that residual cannot be estimated (the
-one-unit-per-stratum problem). The three auxiliaries instead span a working model of the block
-totals, Σ_b z ≈ β₀ + β₁M_b + β₂M_b·r̄_b (the expected total of a(y − R) over a block is linear
-in its case count and its total predicted risk), in the manner of Hartley, Rao & Kiefer (1969,
-"Variance estimation with one unit per stratum", JASA 64). A regression on a subspace of the
-balanced span leaves larger residuals than one on the whole span, so within the Deville–Tillé
-approximation the estimator stays conservative: it overstates the variance by the between-block
-variation the auxiliaries do not explain (latent officer effects, for instance).
+methods meet), and most of n can come from such blocks when officers hold many frame cases (88
+of 120 on a 5,000-case frame of whole caseloads, ~47 per officer; few on the generator's window
+frame, ~16 per officer): the sample is then nearly stratified by officer, and the differences
+between officers' caseloads are not part of its variance. The design is balanced on each
+certainty block's own indicator too, but with one case per block that residual cannot be
+estimated (the one-unit-per-stratum problem). The three auxiliaries instead span a working model
+of the block totals, Σ_b z ≈ β₀ + β₁M_b + β₂M_b·r̄_b (the expected total of a(y − R) over a
+block is linear in its case count and its total predicted risk), in the manner of Hartley, Rao &
+Kiefer (1969, "Variance estimation with one unit per stratum", JASA 64). A regression on a
+subspace of the balanced span leaves larger residuals than one on the whole span, so within the
+Deville–Tillé approximation the estimator stays conservative: it overstates the variance by the
+between-block variation the auxiliaries do not explain (latent officer effects, for instance).
 Without the block columns (samples from other designs) or without certainty blocks, x̌ is the
 strata and balancing categories only; with strata only that is Hájek's approximation for
 stratified πps sampling. The 95% interval is R̂ ± 1.96·se; the effective n is
