@@ -2,10 +2,19 @@
 
 Baselines in the same run: a plain numpy systematic πps draw (no strata, no officer rule) and
 samplics' ``pps_sys`` (stratified, given our π as the measure of size and our allocation) when
-samplics is installed (``make bench`` installs it).
+samplics is installed (``make bench`` installs it). The request grid at 250,000 / 2,000 (the
+default request, and strata provider_type × gender × sentence_type balanced on ethnicity and
+RoSH level) times π + one draw for both methods; the request property test runs its long
+hypothesis profile (``CASEWORK_HYPOTHESIS_PROFILE=long``).
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,8 +24,19 @@ from features.generator import generate
 from features.truth import true_scores
 from serving.design import Design
 from serving.estimation import estimate
-from serving.sampling import SampleRequest, design_for
+from serving.sampling import SampleRequest, check_method, design_for
 from serving.selection import select
+
+NATIONAL = {
+    "strata": ["provider_type", "gender", "sentence_type"],
+    "balance": ["ethnicity", "rosh_level"],
+}
+GRID = {
+    "default request": {},
+    "provider_type × gender × sentence_type, balance ethnicity, rosh_level": NATIONAL,
+}
+SYSTEMATIC_CAP = 6
+"""Officers hold cases in up to 6 of the national strata: the cap systematic selection needs."""
 
 
 def plain_systematic(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -38,6 +58,61 @@ def samplics_pps_sys(design: Design) -> float | None:
     units = np.arange(len(design.pi))
     selection = SampleSelection(method=SelectMethod.pps_sys, strat=True, wr=False)
     return best_of(lambda: selection.select(units, sizes, stratum=stratum, mos=design.pi), 3)
+
+
+def grid_rows(frame: pd.DataFrame, scores: pd.DataFrame) -> list[Row]:
+    """π + one draw at 250,000 / 2,000 for each request of :data:`GRID` and both methods."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for label, fields in GRID.items():
+        seconds = {}
+        for method in ("systematic", "balanced"):
+            cap = {"officer_cap": SYSTEMATIC_CAP} if method == "systematic" and fields else {}
+            request = SampleRequest(size=2_000, method=method, **fields, **cap)
+
+            def draw(request: SampleRequest = request) -> None:
+                design = design_for(frame, scores, request)
+                check_method(design, request)
+                select(design, request.method, rng)
+
+            seconds[method] = best_of(draw, 1)
+        for method, other in (("systematic", "balanced"), ("balanced", "systematic")):
+            rows.append(
+                Row(
+                    f"π + {method}, N=250,000, n=2,000, {label}",
+                    seconds[method],
+                    seconds[other],
+                    f"π + {other}, same request",
+                    "s",
+                    goal="< 30 s (aim 5 s)",
+                    note=f"officer cap {SYSTEMATIC_CAP}"
+                    if method == "systematic" and fields
+                    else "",
+                )
+            )
+    return rows
+
+
+def property_row() -> Row:
+    """The request property test under its long hypothesis profile, in a fresh process."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/serving_tests/test_sampling_requests.py", "-k", "every_request"],
+        env={**os.environ, "CASEWORK_HYPOTHESIS_PROFILE": "long"},
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    return Row(
+        "request property test, long profile (300 requests, N 500–20,000)",
+        time.perf_counter() - started,
+        None,
+        "passed" if result.returncode == 0 else "FAILED",
+        "s",
+        goal="passes",
+    )
 
 
 def run() -> list[Row]:
@@ -96,6 +171,7 @@ def run() -> list[Row]:
             goal="< 10 s",
         ),
     ]
+    rows += grid_rows(national, scores)
     rows.append(
         Row(
             "balanced draw, N=5,000, n=120",
@@ -121,6 +197,7 @@ def run() -> list[Row]:
             "s",
         )
     )
+    rows.append(property_row())
     return rows
 
 

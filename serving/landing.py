@@ -14,16 +14,23 @@ import numpy as np
 from scipy.optimize import linprog
 
 MAX_UNITS = 40
+MAX_SAMPLES = 20_000
+MAX_NODES = 5_000_000
+"""Enumeration stops (and the cube landing takes over) beyond this many candidate samples or
+search nodes."""
 WIDE = 2.0
 PENALTY = 1000.0
 
 
-@numba.njit(cache=True)
-def _feasible(pi: np.ndarray, member: np.ndarray, hard: np.ndarray) -> np.ndarray:
-    """Bit masks of the 0/1 vectors x with member[r] @ x == member[r] @ pi on every hard row.
+@numba.njit(cache=True, nogil=True)
+def _feasible(
+    pi: np.ndarray, member: np.ndarray, hard: np.ndarray, at_least: np.ndarray, limit: int
+) -> np.ndarray:
+    """Bit masks of the 0/1 vectors x with member[r] @ x == member[r] @ pi on every hard row and
+    member[r] @ x ≥ at_least[r] on every row.
 
-    Depth-first over the units, pruning a branch as soon as a hard row is overfull or can no
-    longer be filled (all coefficients are 0 or 1).
+    Depth-first over the units, pruning a branch as soon as a hard row is overfull or a row can
+    no longer be filled (all coefficients are 0 or 1). More than ``limit`` masks: none returned.
     """
     units = pi.shape[0]
     rows = member.shape[0]
@@ -40,20 +47,24 @@ def _feasible(pi: np.ndarray, member: np.ndarray, hard: np.ndarray) -> np.ndarra
     choice = np.full(units, -1, dtype=np.int64)
     out = []
     depth = 0
-    while depth >= 0:
+    for _ in range(MAX_NODES):
+        if depth < 0:
+            break
         if depth == units:
             mask = 0
             for k in range(units):
                 if choice[k] == 1:
                     mask |= 1 << k
             out.append(mask)
+            if len(out) > limit:
+                return np.empty(0, dtype=np.int64)
             depth -= 1
             continue
         # undo this unit's previous choice, then try the next one (0, then 1)
         previous = choice[depth]
         if previous >= 0:
             for r in range(rows):
-                if hard[r] and member[r, depth] > 0:
+                if member[r, depth] > 0:
                     count[r] -= previous
                     remaining[r] += 1
         nxt = previous + 1
@@ -61,8 +72,12 @@ def _feasible(pi: np.ndarray, member: np.ndarray, hard: np.ndarray) -> np.ndarra
         while nxt <= 1 and not placed:
             ok = True
             for r in range(rows):
-                if hard[r] and member[r, depth] > 0:
-                    if count[r] + nxt > goal[r] or count[r] + nxt + remaining[r] - 1 < goal[r]:
+                if member[r, depth] > 0:
+                    reach = count[r] + nxt + remaining[r] - 1
+                    if hard[r] and (count[r] + nxt > goal[r] or reach < goal[r]):
+                        ok = False
+                        break
+                    if reach < at_least[r]:
                         ok = False
                         break
             if ok:
@@ -75,10 +90,12 @@ def _feasible(pi: np.ndarray, member: np.ndarray, hard: np.ndarray) -> np.ndarra
             continue
         choice[depth] = nxt
         for r in range(rows):
-            if hard[r] and member[r, depth] > 0:
+            if member[r, depth] > 0:
                 count[r] += nxt
                 remaining[r] -= 1
         depth += 1
+    if depth >= 0:  # the search was cut short
+        return np.empty(0, dtype=np.int64)
     found = np.empty(len(out), dtype=np.int64)
     for i in range(len(out)):
         found[i] = out[i]
@@ -86,13 +103,21 @@ def _feasible(pi: np.ndarray, member: np.ndarray, hard: np.ndarray) -> np.ndarra
 
 
 def land(
-    pi: np.ndarray, member: np.ndarray, hard: np.ndarray, rng: np.random.Generator
+    pi: np.ndarray,
+    member: np.ndarray,
+    hard: np.ndarray,
+    rng: np.random.Generator,
+    at_least: np.ndarray | None = None,
 ) -> np.ndarray | None:
-    """A 0/1 vector for the fractional units ``pi`` (rows ``member``), or None if too many."""
+    """A 0/1 vector for the fractional units ``pi`` (rows ``member``; ``hard`` rows exact, every
+    row r with at least ``at_least[r]`` units), or None when there are too many units or
+    candidate samples, or none meets the rules."""
     units = len(pi)
     if units > MAX_UNITS:
         return None
-    masks = _feasible(pi, member.astype(np.float64), hard)
+    if at_least is None:
+        at_least = np.full(len(member), -1.0)
+    masks = _feasible(pi, member.astype(np.float64), hard, at_least.astype(float), MAX_SAMPLES)
     if len(masks) == 0:
         return None
     samples = ((masks[:, None] >> np.arange(units)) & 1).astype(float)

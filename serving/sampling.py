@@ -15,12 +15,20 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from features.contract import (
     AIMS,
     CATEGORIES,
     FRAME_COLUMNS,
+    INTEGER_RANGES,
     JUDGEMENTS,
     RISK_SCORE,
     score_column,
@@ -28,7 +36,7 @@ from features.contract import (
 from features.errors import InputError
 from serving.design import SOURCE, Design, build_design
 from serving.estimation import BLOCK_COLUMNS
-from serving.selection import select
+from serving.selection import select_reported
 
 SAMPLE_COLUMNS: tuple[str, ...] = (
     "case_id",
@@ -51,6 +59,25 @@ DEFAULT_MINIMUMS: dict[str, int] = {
 """Enough women and cases of each minority ethnic group to report on, and every RoSH level."""
 
 TARGETS: tuple[str, ...] = (RISK_SCORE, *JUDGEMENTS, *AIMS)
+DEFAULT_BALANCE: tuple[str, ...] = ("ethnicity", "sentence_type", "rosh_level")
+
+MAX_SIZE = 100_000
+MAX_OFFICER_CAP = 1_000
+MAX_COLUMNS = 6
+MAX_MINIMUMS = 50
+MAX_SEED = 2**63 - 1
+"""Caps on a request's complexity; each refusal names its cap."""
+
+
+def check_seed(seed: int) -> int:
+    """A seed is a whole number in [0, 2⁶³ − 1]: refused, not wrapped, outside it."""
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError(
+            f"seed {seed}: expected a whole number from 0 to {MAX_SEED}",
+            source=SOURCE,
+            column="seed",
+        )
+    return seed
 
 
 class SampleRequest(BaseModel):
@@ -58,21 +85,36 @@ class SampleRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    size: int = Field(..., ge=1, description="Number of cases to select (n).")
+    size: int = Field(
+        ..., ge=1, le=MAX_SIZE, description="Number of cases to select (n); at most the frame."
+    )
     strata: list[str] = Field(
         default_factory=lambda: ["office", "gender"],
-        description="Explicit strata: counts are exact in every draw.",
+        max_length=MAX_COLUMNS,
+        description="Explicit strata: counts are exact in every draw. Categorical columns only "
+        "(band numbers such as age first).",
     )
     balance: list[str] = Field(
-        default_factory=lambda: ["ethnicity", "sentence_type", "rosh_level"],
+        default_factory=lambda: list(DEFAULT_BALANCE),
+        max_length=MAX_COLUMNS,
         description="Balancing variables, in priority order: counts match their targets "
         "(exactly in expectation; within ±2 in nearly every balanced draw).",
     )
     minimums: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_MINIMUMS),
-        description='Minimum expected counts, "column=value" → count.',
+        max_length=MAX_MINIMUMS,
+        description='Minimum counts, "column=value" → count: met in every draw on stratifying '
+        "columns and, unless soft_minimums, in every balanced draw (see soft_minimums).",
     )
-    officer_cap: int = Field(2, ge=1, description="At most this many cases per officer.")
+    soft_minimums: bool | None = Field(
+        None,
+        description="true: minimums on non-stratifying columns are expected counts only; false: "
+        "met in every draw (balanced: hard rows of the cube; systematic: the column joins the "
+        "strata); null (default): hard for balanced, expected counts for systematic.",
+    )
+    officer_cap: int = Field(
+        2, ge=1, le=MAX_OFFICER_CAP, description="At most this many cases per officer."
+    )
     risk_weight: float = Field(
         0.8, ge=0.0, le=1.0, description="λ: 0 = equal chance within strata, 1 = π ∝ risk²."
     )
@@ -95,21 +137,35 @@ class SampleRequest(BaseModel):
         unknown = [c for c in columns if c not in FRAME_COLUMNS or c == "case_id"]
         if unknown:
             raise ValueError(f"not frame columns: {', '.join(unknown)}")
+        numbers = [c for c in columns if c in INTEGER_RANGES]
+        if numbers:
+            raise ValueError(f"{_band_hint(numbers)}; it cannot stratify or balance as it is")
         if len(set(columns)) != len(columns):
             raise ValueError("a column is listed twice")
         return columns
 
     @field_validator("minimums")
     @classmethod
-    def _minimum_keys(cls, minimums: dict[str, int]) -> dict[str, int]:
+    def _minimum_keys(cls, minimums: dict[str, int], info: ValidationInfo) -> dict[str, int]:
+        totals: dict[str, int] = {}
         for key, count in minimums.items():
             column, sep, value = key.partition("=")
-            if not sep or column not in FRAME_COLUMNS:
+            if not sep or column not in FRAME_COLUMNS or column == "case_id":
                 raise ValueError(f'{key!r}: expected "column=value" with a frame column')
+            if column in INTEGER_RANGES:
+                raise ValueError(f"{key!r}: {_band_hint([column])}")
             if column in CATEGORIES and value not in CATEGORIES[column]:
                 raise ValueError(f"{key!r}: {value!r} is not a category of {column}")
-            if count < 0:
-                raise ValueError(f"{key!r}: a minimum cannot be negative")
+            if not 0 <= count <= MAX_SIZE:
+                raise ValueError(f"{key!r}: a minimum is a count from 0 to {MAX_SIZE}")
+            totals[column] = totals.get(column, 0) + count
+        size = info.data.get("size")
+        for column, total in totals.items():
+            if size is not None and total > size:
+                raise ValueError(
+                    f"minimums on {column} add up to {total}, more than the size {size}: the "
+                    f"smallest feasible size is {total}"
+                )
         return minimums
 
     @field_validator("target")
@@ -118,6 +174,15 @@ class SampleRequest(BaseModel):
         if target not in TARGETS:
             raise ValueError(f"expected one of {', '.join(TARGETS)}")
         return target
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_balance(cls, data: object) -> object:
+        """The default balancing variables leave out the columns the request stratifies on."""
+        if isinstance(data, dict) and data.get("balance") is None and data.get("strata"):
+            strata = data["strata"]
+            data = {**data, "balance": [c for c in DEFAULT_BALANCE if c not in strata]}
+        return data
 
     @model_validator(mode="after")
     def _disjoint(self) -> SampleRequest:
@@ -130,10 +195,40 @@ class SampleRequest(BaseModel):
         """Minimums as (column, value) → count."""
         return {tuple(key.split("=", 1)): count for key, count in self.minimums.items()}
 
+    def _minimum_columns(self) -> list[str]:
+        """Columns with a positive minimum that are not explicit strata, in request order."""
+        columns = [c for (c, _), m in self.parsed_minimums().items() if m > 0]
+        return [c for c in dict.fromkeys(columns) if c not in self.strata]
+
+    def stratifies_minimums(self) -> bool:
+        """Systematic selection with hard minimums: their columns join the strata."""
+        return self.method == "systematic" and self.soft_minimums is False
+
+    def design_strata(self) -> list[str]:
+        """Explicit strata, plus the minimum columns when :meth:`stratifies_minimums`."""
+        extra = self._minimum_columns() if self.stratifies_minimums() else []
+        return self.strata + extra
+
     def balance_columns(self) -> list[str]:
         """Balancing variables plus any column with a minimum that is not a stratum."""
-        extra = [c for c, _ in self.parsed_minimums() if c not in self.strata + self.balance]
-        return self.balance + list(dict.fromkeys(extra))
+        strata = self.design_strata()
+        extra = [c for c in self._minimum_columns() if c not in self.balance]
+        return [c for c in self.balance + extra if c not in strata]
+
+    def hard_columns(self) -> frozenset[str]:
+        """Balancing columns whose minimums are hard rows of the cube (balanced method)."""
+        if self.method != "balanced" or self.soft_minimums:
+            return frozenset()
+        return frozenset(self._minimum_columns())
+
+
+def _band_hint(columns: list[str]) -> str:
+    """The refusal for a numeric column used as a category."""
+    ranges = ", ".join(f"{c} ({INTEGER_RANGES[c][0]}–{INTEGER_RANGES[c][1]})" for c in columns)
+    return (
+        f"{ranges}: a number, not a category; band it into a few groups in the frame first "
+        "(e.g. age 18–24, 25–34, 35–49, 50+) and use the banded column"
+    )
 
 
 @dataclass
@@ -187,21 +282,24 @@ def design_for(frame: pd.DataFrame, scores: pd.DataFrame, request: SampleRequest
         frame.reset_index(drop=True),
         score,
         size=request.size,
-        strata=request.strata,
+        strata=request.design_strata(),
         balance=request.balance_columns(),
         minimums=request.parsed_minimums(),
         officer_cap=request.officer_cap,
         risk_weight=request.risk_weight,
         floor=request.floor,
+        hard=request.hard_columns(),
     )
 
 
 def check_method(design: Design, request: SampleRequest) -> None:
     """Systematic selection caps officers through blocks only: reject a cap it cannot hold."""
     if request.method == "systematic" and design.needs_officer_rows():
+        spans = np.bincount(design.groups.block_officer).max()
         raise InputError(
-            f"officer cap {request.officer_cap}: some officers hold cases in more strata than "
-            "the cap, which systematic selection cannot enforce; use method 'balanced'",
+            f"officer cap {request.officer_cap}: some officers hold cases in up to {spans} "
+            "strata, more than the cap, which systematic selection cannot enforce; use method "
+            f"'balanced' or an officer cap of {spans}",
             source=SOURCE,
             column="officer_cap",
         )
@@ -257,9 +355,10 @@ def draw_sample(
     from serving.summary import design_summary
 
     frame = frame.reset_index(drop=True)
+    check_seed(seed)
     design = design_for(frame, scores, request)
     check_method(design, request)
-    chosen = select(design, request.method, np.random.default_rng(seed))
+    chosen, landing = select_reported(design, request.method, np.random.default_rng(seed))
     risk = aligned_scores(frame, scores)[RISK_SCORE].to_numpy(dtype=float)
     picked = frame.loc[chosen].copy()
     picked["stratum"] = design.groups.stratum_names[design.groups.stratum[chosen]]
@@ -275,5 +374,5 @@ def draw_sample(
     others = [c for c in picked.columns if c not in SAMPLE_COLUMNS]
     cases = picked[list(SAMPLE_COLUMNS) + others].reset_index(drop=True)
     probabilities = pd.Series(design.pi, index=frame["case_id"], name="inclusion_probability")
-    summary = design_summary(frame, risk, design, request, chosen, seed)
+    summary = design_summary(frame, risk, design, request, chosen, seed, landing)
     return Sample(cases=cases, frame_probabilities=probabilities, design=summary)

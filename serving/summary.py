@@ -7,6 +7,7 @@ import pandas as pd
 
 from features.contract import JUDGEMENTS
 from serving.design import Design
+from serving.selection import Landing
 
 
 def kish_deff(pi: np.ndarray) -> float:
@@ -88,8 +89,10 @@ def design_summary(
     request: object,
     chosen: np.ndarray | None,
     seed: int | None,
+    landing: Landing | None = None,
 ) -> dict[str, object]:
-    """Size, strata and margins, expected yield versus equal chances, design effect."""
+    """Size, strata and margins, expected yield versus equal chances, design effect, and how
+    the draw landed (its worst margin and any minimum it could not guarantee)."""
     deff = kish_deff(design.pi)
     found = expected_yield(design.pi, risk)
     equal = expected_yield(design.equal, risk)
@@ -115,4 +118,6 @@ def design_summary(
         )
         summary["officers"] = int(len(np.unique(design.groups.officer[chosen])))
         summary["composition"] = composition(frame, chosen)
+    if landing is not None:
+        summary["landing"] = landing.to_dict()
     return summary

@@ -30,26 +30,83 @@ pytestmark = pytest.mark.slow
 WORKERS = 2
 
 
+HARD_MINIMUM_REQUESTS = {
+    # default minimums as hard rows of the cube, and officer rows (cap 1): every landing path
+    "balanced": SampleRequest(size=60, officer_cap=1),
+    # a hard minimum for systematic selection: rosh_level joins the strata (region × rosh_level)
+    "systematic": SampleRequest(
+        size=60,
+        strata=["region"],
+        minimums={"rosh_level=very_high": 3},
+        officer_cap=4,
+        method="systematic",
+        soft_minimums=False,
+    ),
+}
+DRAWS = {"balanced": 1_000, "systematic": 10_000}
+
+
+def aggregate_test(chosen: np.ndarray, pi: np.ndarray, groups: np.ndarray) -> tuple[float, int]:
+    """Hotelling's T² of the per-draw totals of indicators in each group against their stated
+    Σπ (covariance estimated from the draws; a group whose total never varies must equal it
+    exactly, else p = 0): the p-value (F form) and the degrees of freedom."""
+    onehot = np.zeros((len(pi), groups.max() + 1))
+    onehot[np.arange(len(pi)), groups] = 1.0
+    deviation = chosen.astype(float) @ onehot - pi @ onehot
+    varies = deviation.std(axis=0) > 1e-9
+    if np.abs(deviation[:, ~varies]).max(initial=0.0) > 1e-6:
+        return 0.0, int((~varies).sum())  # a total that never varies is not its stated Σπ
+    deviation = deviation[:, varies]
+    draws = len(deviation)
+    values, vectors = np.linalg.eigh(np.cov(deviation, rowvar=False))
+    keep = values > values.max() * 1e-9
+    projected = deviation.mean(axis=0) @ vectors[:, keep]
+    t2 = draws * float((projected**2 / values[keep]).sum())
+    df = int(keep.sum())
+    f = (draws - df) / (df * (draws - 1)) * t2
+    return float(stats.f.sf(f, df, draws - df)), df
+
+
+def pi_classes(pi: np.ndarray, classes: int = 10) -> np.ndarray:
+    """Groups of cases by decile of π over the frame."""
+    edges = np.quantile(pi, np.linspace(0, 1, classes + 1)[1:-1])
+    return np.searchsorted(edges, pi)
+
+
 @pytest.mark.parametrize("method", ["systematic", "balanced"])
-def test_inclusion_frequencies_match_pi_on_2000_cases(method) -> None:
+def test_inclusion_frequencies_match_pi_with_hard_minimums(method) -> None:
+    """Exact binomial per case (Bonferroni), and aggregate T² tests over π deciles and officer ×
+    stratum blocks, which must also reject π perturbed by ±5% (so the test has that power)."""
     frame = generate(500, 2_000, seed=11, with_truth=True).frame
-    design = design_for(frame, true_scores(frame), SampleRequest(size=60, method=method))
-    draws = 10_000
-    counts = draw_many(design, method, draws, seed=2, workers=WORKERS).sum(axis=0)
+    design = design_for(frame, true_scores(frame), HARD_MINIMUM_REQUESTS[method])
+    draws = DRAWS[method]
+    chosen = draw_many(design, method, draws, seed=2, workers=WORKERS)
+    counts = chosen.sum(axis=0)
     p_values = np.array(
         [stats.binomtest(int(c), draws, p).pvalue for c, p in zip(counts, design.pi, strict=True)]
     )
     print(f"{method}: smallest p-value × N = {p_values.min() * len(p_values):.3g}")
     assert p_values.min() * len(p_values) > 0.001
+    groups = design.groups
+    deciles = pi_classes(design.pi)
+    for name, classes in (("π deciles", deciles), ("officer × stratum blocks", groups.block)):
+        p_value, df = aggregate_test(chosen, design.pi, classes)
+        # ±5% on the stated π of alternate groups, renormalised to the same total
+        tilt = np.where(classes % 2 == 0, 1.05, 0.95)
+        biased = design.pi * tilt * design.pi.sum() / (design.pi * tilt).sum()
+        p_biased, _ = aggregate_test(chosen, biased, classes)
+        print(f"{method}, {name}: T² p = {p_value:.3g} (df {df}); with 5% bias p = {p_biased:.3g}")
+        assert p_value > 0.001
+        assert p_biased < 0.001
 
 
 def test_variance_by_hand_with_and_without_certainty_blocks() -> None:
     """Four cases, π = ½, one stratum; the first two come from blocks with Σπ = 1.
 
     R̂ = ½, N̂ = 8, ž = ±(1/16)/½ = ±1/8. With the block columns x̌ = (1, cert, cert·M, cert·M·r̄)
-    has rank 3 (M·r̄ = 1 in both blocks): the certainty cases are fitted exactly, the other two
-    keep ±(ž₃ − ž₄)/2 = ±1/8, so v = 4/(4 − 3) · ½ · 2 · (1/8)² = 1/16. Without them x̌ = 1 and
-    v = 4/3 · ½ · 4 · (1/8)² = 1/24.
+    has rank 3 (M·r̄ = 1 in both blocks): the certainty cases are fitted exactly (leverage 1),
+    the other two keep ±(ž₃ − ž₄)/2 = ±1/8 at leverage ½, so v = ½ · 2 · (1/8)² / (1 − ½) = 1/32.
+    Without them x̌ = 1, leverage ¼ and v = ½ · 4 · (1/8)² / (1 − ¼) = 1/24.
     """
     sample = pd.DataFrame(
         {
@@ -64,7 +121,7 @@ def test_variance_by_hand_with_and_without_certainty_blocks() -> None:
     )
     with_blocks = estimate(sample).iloc[0]
     assert with_blocks["estimate"] == pytest.approx(0.5)
-    assert with_blocks["se"] == pytest.approx(0.25)
+    assert with_blocks["se"] == pytest.approx(np.sqrt(1 / 32))
     plain = estimate(sample.drop(columns=["block_pi", "block_cases", "block_risk"])).iloc[0]
     assert plain["se"] == pytest.approx(np.sqrt(1 / 24))
     uncertain = estimate(sample.assign(block_pi=0.9)).iloc[0]
@@ -73,7 +130,8 @@ def test_variance_by_hand_with_and_without_certainty_blocks() -> None:
 
 def test_strata_with_one_sampled_case_are_collapsed() -> None:
     """Women in three strata of one case each: alone, each would fit its own indicator exactly
-    and the women's figure would get se = 0. Pooled, v = n/(n − p)·Σ(1 − π)(ž − ž̄_stratum)²."""
+    and the women's figure would get se = 0. Pooled, v = Σ(1 − π)(ž − ž̄_stratum)²/(1 − h), the
+    leverage h = 1/3 in the pooled group of three women."""
     judgement = [SUFFICIENT, "insufficient", "insufficient", SUFFICIENT, "insufficient"]
     sample = pd.DataFrame(
         {
@@ -89,7 +147,7 @@ def test_strata_with_one_sampled_case_are_collapsed() -> None:
     z_check = np.array([1 - 1 / 3, -1 / 3, -1 / 3, 0.0, 0.0]) / 6 / 0.5  # z/π, N̂_women = 6
     pooled = np.array([0, 0, 0, 1, 1])
     residual = z_check - np.array([z_check[pooled == g].mean() for g in pooled])
-    assert women["se"] == pytest.approx(np.sqrt(5 / 3 * 0.5 * (residual**2).sum()))
+    assert women["se"] == pytest.approx(np.sqrt(3 / 2 * 0.5 * (residual**2).sum()))
 
 
 @pytest.fixture(scope="module")
