@@ -6,7 +6,14 @@ import importlib
 
 from benchmarks.common import Row, report
 
-MODULES = ("bench_generate", "bench_train", "bench_sampling", "bench_explain", "bench_service")
+MODULES = (
+    "bench_generate",
+    "bench_train",
+    "bench_sampling",
+    "bench_estimate",
+    "bench_explain",
+    "bench_service",
+)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ CI half-width from the model's probabilities, 1.96·√(Σ (1 − π)/π · [q(1
 (q = 1 − p_insufficient, Q its mean; assumes every judgement applies and ignores the gain from
 balancing, so it is slightly conservative). The share of draws that keep every balancing margin
 within ±2 comes from actual draws with the chosen method, as many as fit the time budget.
+Each standard's chance of the right rating and the size reaching 90%: :mod:`serving.planning`.
 """
 
 from __future__ import annotations
@@ -18,14 +19,17 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.contract import JUDGEMENTS, RISK_SCORE, score_column
+from features.contract import RISK_SCORE
 from serving.design import Design
-from serving.sampling import SampleRequest, aligned_scores, check_method, design_for
-from serving.selection import select
+from serving.planning import rating_accuracy, share_covariance, sufficient_matrix
+from serving.sampling import SampleRequest, aligned_scores, check_method, check_seed, design_for
+from serving.selection import select, worst_margin
 from serving.summary import expected_yield, kish_deff
 
 Z95 = 1.959963984540054
 FRONTIER = (0.0, 0.25, 0.5, 0.75, 1.0)
+RATING_SECONDS = 1.0
+"""At most this long searching for the sizes that rate each standard right 90% of the time."""
 
 
 @dataclass
@@ -45,6 +49,9 @@ class Simulation:
     worst_margin_mean: float | None
     seconds: float
     method: str
+    size: int
+    rating_accuracy: list[dict[str, object]] = field(default_factory=list)
+    rating_size_limit: int | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
@@ -54,24 +61,9 @@ class Simulation:
 
 def half_widths(pi: np.ndarray, scores: pd.DataFrame) -> dict[str, float]:
     """Expected 95% CI half-width of each judgement's published share (analytic, see module)."""
-    n = len(pi)
-    out = {}
-    for judgement in JUDGEMENTS:
-        q = 1.0 - scores[score_column(judgement)].to_numpy(dtype=float)
-        if not np.isfinite(q).all():
-            continue
-        spread = q * (1 - q) + (q - q.mean()) ** 2
-        out[judgement] = float(Z95 * np.sqrt(((1 - pi) / pi * spread).sum()) / n)
-    return out
-
-
-def worst_margin(design: Design, chosen: np.ndarray) -> float:
-    """Largest |drawn − target| over all balancing groups of one draw."""
-    worst = 0.0
-    for column, (code, levels) in design.groups.balance.items():
-        drawn = np.bincount(code[chosen], minlength=len(levels))
-        worst = max(worst, float(np.abs(drawn - design.targets[column]).max()))
-    return worst
+    names, q = sufficient_matrix(scores)
+    widths = Z95 * np.sqrt(np.diag(share_covariance(pi, q)))
+    return {name: float(width) for name, width in zip(names, widths, strict=True)}
 
 
 def _draws(design: Design, method: str, seed: np.random.SeedSequence, count: int) -> np.ndarray:
@@ -104,6 +96,7 @@ def simulate(
 ) -> Simulation:
     """Expected yield, precision and design effect for ``request``; a frontier over λ."""
     started = time.perf_counter()
+    check_seed(seed)
     frame = frame.reset_index(drop=True)
     aligned = aligned_scores(frame, scores)
     risk = aligned[RISK_SCORE].to_numpy(dtype=float)
@@ -112,7 +105,10 @@ def simulate(
     equal = design_for(frame, scores, request.model_copy(update={"risk_weight": 0.0}))
     base = expected_yield(equal.pi, risk)
     frontier = []
-    for weight in sorted(set(FRONTIER) | {request.risk_weight}):
+    weights = sorted(set(FRONTIER) | {request.risk_weight})
+    for weight in weights:
+        if time.perf_counter() - started > budget_seconds:
+            break
         point = design_for(frame, scores, request.model_copy(update={"risk_weight": weight}))
         widths = half_widths(point.pi, aligned)
         frontier.append(
@@ -123,13 +119,21 @@ def simulate(
                 "mean_half_width": float(np.mean(list(widths.values()))),
             }
         )
+    ratings, size_limit, rating_notes = rating_accuracy(
+        frame, aligned, request, design, seed, min(RATING_SECONDS, budget_seconds / 4)
+    )
     rng = np.random.default_rng(seed)
     worst = []
     for _ in range(draws):
         if time.perf_counter() - started > budget_seconds:
             break
         worst.append(worst_margin(design, select(design, request.method, rng)))
-    notes = ["expected figures are analytic (no draws); margins come from real draws"]
+    notes = [
+        "expected figures are analytic (no draws); margins come from real draws",
+        *rating_notes,
+    ]
+    if len(frontier) < len(weights):
+        notes.append(f"time budget of {budget_seconds:.0f} s reached: frontier cut short")
     if len(worst) < draws:
         notes.append(f"time budget of {budget_seconds:.0f} s reached after {len(worst)} draws")
     found = expected_yield(design.pi, risk)
@@ -147,5 +151,8 @@ def simulate(
         worst_margin_mean=float(np.mean(worst)) if worst else None,
         seconds=time.perf_counter() - started,
         method=request.method,
+        size=request.size,
+        rating_accuracy=ratings,
+        rating_size_limit=size_limit,
         notes=notes,
     )

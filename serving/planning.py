@@ -1,0 +1,268 @@
+"""Rating-aware planning: how likely a sample of a given size is to rate each standard right.
+
+For planning, the truth is the frame's **model-predicted** shares: Q_j, the mean over the frame's
+cases of q_j = 1 − p_insufficient__j. A standard's true rating is the band of its lowest key
+question's Q (:mod:`serving.ratings`: standards, bands and thresholds).
+
+The 12 estimated shares are jointly normal on the logit scale around logit(Q) with the design's
+analytic covariance (delta method), the same expression as the half-widths of
+:mod:`serving.simulation` on its diagonal:
+
+    Σ_jk = Σ_i (1 − π_i)/π_i · [ρ_jk·s_ij·s_ik + (q_ij − Q_j)(q_ik − Q_k)] / N²,  s = √(q(1 − q)).
+
+The second term is the spread of the scores between cases; ρ_jk (ρ_jj = 1) is the correlation of
+one case's two outcomes beyond what its scores predict, which the model cannot know. It is assumed
+to be :data:`RESIDUAL_CORRELATION` for every pair: measured 0.10–0.20 (mean 0.15) between the
+realised judgements' residuals on the generator's window frame, where a case's latent effect and
+its officer's are shared by its 12 judgements. Every judgement is assumed to apply, so judgements
+that often do not (safety for low RoSH, reviews) get slightly optimistic figures.
+
+P(right rating) is the share of :data:`DRAWS` fixed-seed draws whose lowest key question lands in
+the true band. The smallest size reaching :data:`TARGET` comes from an interpolation search over
+sizes with the design rebuilt at each probed size (the same normal draws at every size, so
+P(right) moves smoothly): the size found reaches the target and a size less than
+:data:`SIZE_TOLERANCE` below it does not (P(right) need not be monotone in the size: the officer
+rule caps how far chances can grow). Sizes the request cannot take (too few for its strata) count
+as not reaching it; a standard not reaching the target at the largest size searched (the largest
+the request can take, at most :data:`MAX_GROWTH` × the requested size) gets ``None``, and that
+size is returned as the limit. At
+most :data:`MAX_PROBES` designs are built, within a time budget; a search cut short keeps the
+smallest size found to reach the target and says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+from scipy.special import expit, logit, ndtri
+
+from features.contract import JUDGEMENTS, score_column
+from features.errors import InputError
+from serving.design import Design
+from serving.ratings import BANDS, STANDARDS, band
+from serving.sampling import MAX_SIZE, SampleRequest, design_for
+
+TARGET = 0.9
+PROBIT_TARGET = float(ndtri(TARGET))
+DRAWS = 4_000
+RESIDUAL_CORRELATION = 0.15
+SIZE_TOLERANCE = 0.02
+"""Sizes for 90% are found to within this fraction (P(right) itself has a Monte Carlo SE of
+about 0.005, so a finer size would be false precision)."""
+MAX_PROBES = 40
+MAX_GROWTH = 4
+"""Sizes are searched up to this multiple of the requested size: a planner's range, and it keeps
+away from designs at the officer rule's edge, which take seconds to build."""
+EDGE = 1e-3
+"""Shares and probabilities are kept within [EDGE, 1 − EDGE] so that their logits and probits
+are finite."""
+
+
+def sufficient_matrix(scores: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The judgements with finite scores for every case and their N × k chances of sufficient."""
+    names, columns = [], []
+    for judgement in JUDGEMENTS:
+        q = 1.0 - scores[score_column(judgement)].to_numpy(dtype=float)
+        if np.isfinite(q).all():
+            names.append(judgement)
+            columns.append(q)
+    return names, np.column_stack(columns) if columns else np.empty((len(scores), 0))
+
+
+def share_covariance(
+    pi: np.ndarray, q: np.ndarray, correlation: float = RESIDUAL_CORRELATION
+) -> np.ndarray:
+    """Analytic k × k covariance of the estimated shares under inclusion chances ``pi``."""
+    weight = ((1.0 - pi) / pi)[:, None]
+    spread = q - q.mean(axis=0)
+    sd = np.sqrt(q * (1.0 - q))
+    between = (weight * spread).T @ spread
+    within = (weight * sd).T @ sd
+    within = within * correlation + np.diag(np.diag(within)) * (1.0 - correlation)
+    return (between + within) / len(pi) ** 2
+
+
+class RatingOdds:
+    """P(the sample rates each standard right) for any inclusion chances, on one frame."""
+
+    def __init__(self, scores: pd.DataFrame, seed: int, draws: int = DRAWS) -> None:
+        names, self.q = sufficient_matrix(scores)
+        shares = np.clip(self.q.mean(axis=0), EDGE, 1.0 - EDGE)
+        self.logit = logit(shares)
+        self.slope = 1.0 / (shares * (1.0 - shares))
+        self.standards = []
+        for kind, standard, questions in STANDARDS:
+            columns = [names.index(q) for q in questions if q in names]
+            if columns:
+                lowest = columns[int(np.argmin(shares[columns]))]
+                self.standards.append((kind, standard, names[lowest], shares[lowest], columns))
+        self.truth = np.array([int(band(row[3])) for row in self.standards])
+        self.normal = np.random.default_rng(seed).standard_normal((draws, len(names)))
+
+    def p_right(self, pi: np.ndarray) -> np.ndarray:
+        """Share of draws giving each standard its true rating under chances ``pi``."""
+        cov = share_covariance(pi, self.q) * np.outer(self.slope, self.slope)
+        values, vectors = np.linalg.eigh(cov)
+        root = vectors * np.sqrt(np.clip(values, 0.0, None))
+        drawn = self.logit + self.normal @ root.T
+        lowest = np.column_stack([drawn[:, row[4]].min(axis=1) for row in self.standards])
+        return (band(expit(lowest)) == self.truth).mean(axis=0)
+
+
+class _Probe:
+    """P(right) per standard at any size (``None`` where the request cannot take it), cached."""
+
+    def __init__(self, evaluate: Callable[[int], np.ndarray | None], deadline: float) -> None:
+        self.evaluate, self.deadline = evaluate, deadline
+        self.cache: dict[int, np.ndarray | None] = {}
+        self.cut_short = False
+        self.slowest = 0.0
+        """Longest probe so far: no probe starts unless one as long would end in time."""
+
+    def __call__(self, size: int) -> np.ndarray | None:
+        if size not in self.cache:
+            started = time.perf_counter()
+            if len(self.cache) >= MAX_PROBES or started + self.slowest > self.deadline:
+                self.cut_short = True
+                raise TimeoutError
+            self.cache[size] = self.evaluate(size)
+            self.slowest = max(self.slowest, time.perf_counter() - started)
+        return self.cache[size]
+
+
+def _largest_feasible(probe: _Probe, known: int, upper: int) -> int:
+    """Largest size the request can take, by bisection between a feasible size and ``upper``."""
+    if probe(upper) is not None:
+        return upper
+    low, high = known, upper
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if probe(middle) is not None else (low, middle)
+    return low
+
+
+def block_capacity(design: Design) -> int:
+    """Cases the officer × stratum rule allows (at most one per block), a bound on any size."""
+    groups = design.groups
+    population = np.bincount(groups.stratum, minlength=groups.n_strata)
+    blocks = np.bincount(groups.block_stratum, minlength=groups.n_strata)
+    return int(np.minimum(population, blocks).sum())
+
+
+def _smallest_reaching(probe: _Probe, index: int, low: int, high: int) -> int:
+    """A size in (low, high] reaching the target, within :data:`SIZE_TOLERANCE` of the smallest:
+    ``high`` reaches it, the ``low`` it ends with does not.
+
+    Interpolation search: the probit of P(right) is close to linear in √size (the SE shrinks
+    as 1/√size), with a bisection step whenever the same end moved twice running, so it never
+    takes more than about twice the bisection's steps.
+    """
+    low, high = _bracket(probe, index, low, high)
+    moved = ""
+    while high - low > max(1.0, SIZE_TOLERANCE * high):
+        f_low, f_high = (ndtri(np.clip(_at(probe, s, index), EDGE, 1 - EDGE)) for s in (low, high))
+        middle = (low + high) // 2
+        if moved[-2:] not in ("ll", "hh") and f_high > f_low:
+            root = np.sqrt(low) + (PROBIT_TARGET - f_low) / (f_high - f_low) * (
+                np.sqrt(high) - np.sqrt(low)
+            )
+            step = max(1, int(SIZE_TOLERANCE * high / 2))  # a guess at either end wastes a probe
+            middle = int(np.clip(np.ceil(root**2), low + step, high - step))
+        if _at(probe, middle, index) >= TARGET:
+            high, moved = middle, moved + "h"
+        else:
+            low, moved = middle, moved + "l"
+    return high
+
+
+def _at(probe: _Probe, size: int, index: int) -> float:
+    """P(right) of one standard at ``size`` (0 where the request cannot take the size)."""
+    odds = probe(size) if size > 0 else None
+    return 0.0 if odds is None else float(odds[index])
+
+
+def _bracket(probe: _Probe, index: int, low: int, high: int) -> tuple[int, int]:
+    """Narrow (low, high] with the sizes already probed for the other standards."""
+    for size, odds in sorted(probe.cache.items()):
+        if low < size < high:
+            if odds is not None and odds[index] >= TARGET:
+                return low, size
+            low = size
+    return low, high
+
+
+def rating_accuracy(
+    frame: pd.DataFrame,
+    scores: pd.DataFrame,
+    request: SampleRequest,
+    design: Design,
+    seed: int,
+    budget_seconds: float = 1.0,
+) -> tuple[list[dict[str, object]], int | None, list[str]]:
+    """Per standard: predicted share, its rating, P(right) under ``design`` and the size that
+    reaches 90%.
+
+    ``scores`` are aligned with ``frame``'s rows and ``design`` is the request's. Returns the rows,
+    the largest size searched (``None`` if no search went up) and notes.
+    """
+    odds = RatingOdds(scores, seed)
+    if not odds.standards:
+        return [], None, ["no judgement has scores for every case: ratings cannot be planned"]
+    fields = request.model_dump()
+
+    def evaluate(size: int) -> np.ndarray | None:
+        try:
+            sized = SampleRequest.model_validate({**fields, "size": size})
+            return odds.p_right(design_for(frame, scores, sized).pi)
+        except (InputError, ValidationError):
+            return None
+
+    probe = _Probe(evaluate, time.perf_counter() + budget_seconds)
+    here = odds.p_right(design.pi)
+    probe.cache[request.size] = here
+    upper = min(len(frame), MAX_SIZE, block_capacity(design), MAX_GROWTH * request.size)
+    limit = None
+    rows = []
+    for index, (kind, standard, lowest, share, _) in enumerate(odds.standards):
+        size = None
+        try:
+            if here[index] >= TARGET:
+                size = _smallest_reaching(probe, index, 0, request.size)
+            else:
+                limit = limit or _largest_feasible(probe, request.size, upper)
+                if _at(probe, limit, index) >= TARGET:
+                    size = _smallest_reaching(probe, index, request.size, limit)
+        except TimeoutError:
+            size = _best_known(probe, index)
+        rows.append(
+            {
+                "kind": kind,
+                "standard": standard,
+                "lowest": lowest,
+                "predicted_share": float(share),
+                "rating": BANDS[odds.truth[index]],
+                "p_right": float(here[index]),
+                "size_for_90": size,
+            }
+        )
+    notes = [
+        f"ratings: P(right) from {DRAWS:,} draws around the frame's predicted shares (residual "
+        f"correlation {RESIDUAL_CORRELATION} between a case's judgements); sizes for 90% within "
+        f"{SIZE_TOLERANCE:.0%}, {len(probe.cache)} sizes probed"
+    ]
+    if probe.cut_short:
+        notes.append(
+            "ratings: size search cut short by its budget: sizes for 90% are sizes known to "
+            "reach it, not necessarily the smallest"
+        )
+    return rows, limit, notes
+
+
+def _best_known(probe: _Probe, index: int) -> int | None:
+    """Smallest probed size reaching the target (a search cut short)."""
+    reaching = [s for s, odds in probe.cache.items() if odds is not None and odds[index] >= TARGET]
+    return min(reaching, default=None)

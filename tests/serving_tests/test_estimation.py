@@ -1,0 +1,251 @@
+"""Estimation on hand-computed cases: intervals, pooling, non-response, duplicates, ratings,
+national tables, the peer svy, and the `casework estimate` command."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars
+import pytest
+import svy
+from typer.testing import CliRunner
+
+from casework.cli import app
+from features.contract import JUDGEMENTS, NOT_INSPECTED, SUFFICIENT
+from features.errors import InputError
+from serving.estimation import MIN_PUBLISHABLE, estimate, national_tables, rate
+from serving.ratings import BANDS, band
+
+FIRST = JUDGEMENTS[0]
+
+
+def sample_of(outcomes: list[str], stratum: list[str] | str, pi: list[float] | float, **extra):
+    """A judged sample holding one judgement column (the others absent)."""
+    frame = pd.DataFrame(
+        {
+            "case_id": [f"c{k}" for k in range(len(outcomes))],
+            "stratum": stratum,
+            "inclusion_probability": pi,
+            FIRST: outcomes,
+            **extra,
+        }
+    )
+    return frame
+
+
+def test_pooled_inspections_keep_their_strata_by_hand() -> None:
+    """A: π = ½, sufficient/insufficient/sufficient; B: π = ¼, s/s/i; both label their stratum S.
+
+    R̂ = (2·2 + 4·2)/(3·2 + 3·4) = 2/3, N̂ = 18. ž_A = (y − ⅔)/18/½ = (1, −2, 1)/27, ž_B = (y −
+    ⅔)/18/¼ = (2, 2, −4)/27; residuals from each inspection's own mean (0 in both): v = 6/(6 − 2)
+    · (½·6 + ¾·24)/729 = 31.5/729, df = 6 cases − 2 strata = 4.
+    """
+    a = sample_of([SUFFICIENT, "insufficient", SUFFICIENT], "S", 0.5, inspection_id="A")
+    b = sample_of([SUFFICIENT, SUFFICIENT, "insufficient"], "S", 0.25, inspection_id="B")
+    row = estimate([a, b]).iloc[0]
+    assert row["estimate"] == pytest.approx(2 / 3)
+    assert row["se"] == pytest.approx(np.sqrt(31.5 / 729))
+    assert row["df"] == 4 and row["n"] == 6
+    one_file = estimate(pd.concat([a, b.assign(case_id=["d0", "d1", "d2"])])).iloc[0]
+    assert one_file["se"] == pytest.approx(row["se"])
+    as_one_stratum = estimate(
+        pd.concat([a, b.assign(case_id=["d0", "d1", "d2"])]).drop(columns="inspection_id")
+    ).iloc[0]
+    assert as_one_stratum["se"] != pytest.approx(row["se"])
+
+
+def test_all_sufficient_group_gets_a_one_sided_interval() -> None:
+    """p̂ = 1 and v = 0: n* = n, Clopper–Pearson: [0.025^(1/n), 1], never zero width."""
+    row = estimate(sample_of([SUFFICIENT] * 10, ["A"] * 5 + ["B"] * 5, 0.1)).iloc[0]
+    assert row["estimate"] == 1.0 and row["se"] == 0.0
+    assert row["ci_high"] == 1.0
+    assert row["ci_low"] == pytest.approx(0.025 ** (1 / 10))
+    assert row["ci_method"] == "korn-graubard"
+    assert bool(row["too_few_to_publish"]) is (10 < MIN_PUBLISHABLE)
+
+
+def test_not_inspected_cases_reweight_their_stratum() -> None:
+    """A: one sufficient, one not inspected; B: two insufficient (π = ½ throughout).
+
+    Dropping the missing case would give 2/(2 + 4) = ⅓; the weighting class doubles A's
+    respondent: 4/(4 + 4) = ½.
+    """
+    outcomes = [SUFFICIENT, NOT_INSPECTED, "insufficient", "insufficient"]
+    sample = sample_of(outcomes, ["A", "A", "B", "B"], 0.5)
+    row = estimate(sample).iloc[0]
+    assert row["estimate"] == pytest.approx(0.5) and row["n"] == 3
+
+
+def test_stratum_without_respondent_joins_its_neighbour() -> None:
+    """'O1 / female' (nobody inspected) joins 'O1 / male', which shares its office."""
+    sample = sample_of(
+        [NOT_INSPECTED, SUFFICIENT, "insufficient", "insufficient", "insufficient"],
+        ["O1 / female", "O1 / male", "O1 / male", "O2 / male", "O2 / male"],
+        0.5,
+    )
+    # O1 drawn weight 6 over respondents' 4: ×1.5 → weights 3, 3 (one sufficient), 2, 2.
+    assert estimate(sample).iloc[0]["estimate"] == pytest.approx(3 / 10)
+    nobody = sample.assign(**{FIRST: NOT_INSPECTED})
+    with pytest.raises(InputError, match="nothing to estimate from"):
+        estimate(nobody)
+
+
+def test_duplicate_case_ids_are_refused_naming_the_rows() -> None:
+    sample = sample_of([SUFFICIENT, "insufficient", SUFFICIENT], "A", 0.5)
+    sample.loc[2, "case_id"] = "c0"
+    with pytest.raises(InputError) as error:
+        estimate(sample)
+    assert error.value.column == "case_id" and list(error.value.rows) == [2, 4]
+
+
+def test_empty_and_partial_not_inspected_cells_are_refused() -> None:
+    sample = sample_of([SUFFICIENT, None, SUFFICIENT], "A", 0.5)
+    with pytest.raises(InputError, match="empty cell") as error:
+        estimate(sample)
+    assert list(error.value.rows) == [3]
+    mixed = sample_of([SUFFICIENT, NOT_INSPECTED], "A", 0.5, **{JUDGEMENTS[1]: [SUFFICIENT] * 2})
+    with pytest.raises(InputError, match="whole case"):
+        estimate(mixed)
+
+
+def test_systematic_samples_are_not_regressed_on_balancing_categories() -> None:
+    outcomes = [SUFFICIENT, "insufficient"] * 6
+    ethnicity = ["white"] * 3 + ["black"] * 3 + ["white"] * 3 + ["asian"] * 3
+    base = sample_of(outcomes, ["A"] * 6 + ["B"] * 6, 0.3, ethnicity=ethnicity, balance="ethnicity")
+    plain = estimate(base.drop(columns="balance")).iloc[0]["se"]
+    assert estimate(base.assign(method="systematic")).iloc[0]["se"] == pytest.approx(plain)
+    assert estimate(base.assign(method="balanced")).iloc[0]["se"] != pytest.approx(plain)
+
+
+def test_interval_and_se_match_svy_on_a_stratified_sample() -> None:
+    """svy (Taylor, strata, fpc from N_h) and casework agree where their variances coincide:
+    equal π and equal n_h within strata, so n/(n − H) = n_h/(n_h − 1)."""
+    rng = np.random.default_rng(5)
+    sizes = np.repeat([40, 60, 30, 90], 6)
+    outcomes = rng.choice([SUFFICIENT, "insufficient", "not_applicable"], 24, p=[0.5, 0.35, 0.15])
+    sample = sample_of(list(outcomes), [f"S{s}" for s in sizes], 6 / sizes)
+    ours = estimate(sample).iloc[0]
+    data = pd.DataFrame(
+        {
+            "stratum": sample["stratum"],
+            "w": 1 / sample["inclusion_probability"],
+            "N": sizes.astype(float),
+            "y": (outcomes == SUFFICIENT).astype(float),
+            "applies": outcomes != "not_applicable",
+        }
+    )
+    design = svy.Design(stratum="stratum", wgt="w", pop_size="N")
+    peer = svy.Sample(polars.from_pandas(data), design).estimation.prop(
+        "y", where=svy.col("applies"), ci_method="beta"
+    )
+    row = peer.to_polars().to_pandas().set_index("y").loc[1.0]
+    assert ours["estimate"] == pytest.approx(row["est"], rel=1e-9)
+    assert ours["se"] == pytest.approx(row["se"], rel=1e-9)
+    assert (ours["ci_low"], ours["ci_high"]) == pytest.approx((row["lci"], row["uci"]), rel=1e-7)
+    assert ours["df"] == row["df"] and ours["n"] == row["n"]
+
+
+def test_band_thresholds() -> None:
+    shares = np.array([0.95, 0.80, 0.7999, 0.65, 0.6499, 0.50, 0.4999, 0.0])
+    assert [BANDS[b] for b in band(shares)] == [
+        "Outstanding",
+        "Outstanding",
+        "Good",
+        "Good",
+        "Requires improvement",
+        "Requires improvement",
+        "Inadequate",
+        "Inadequate",
+    ]
+
+
+def test_ratings_follow_the_lowest_key_question() -> None:
+    """Assessment: engagement 90%, desistance 70%, safety 40% of 200 cases → Inadequate, surely;
+    a share near a threshold leaves real doubt, and the probabilities sum to 1."""
+    rng = np.random.default_rng(1)
+    n = 200
+    shares = {
+        "assessment_engagement": 0.9,
+        "assessment_desistance": 0.7,
+        "assessment_safety": 0.4,
+        "planning_engagement": 0.65,
+    }
+    columns = {
+        j: np.where(np.arange(n) < round(p * n), SUFFICIENT, "insufficient")[rng.permutation(n)]
+        for j, p in shares.items()
+    }
+    sample = pd.DataFrame(
+        {
+            "case_id": [f"c{k}" for k in range(n)],
+            "stratum": ["A", "B"] * 100,
+            "inclusion_probability": 0.1,
+            **columns,
+        }
+    )
+    table = rate(sample, seed=3).set_index(["kind", "standard"])
+    assessment = table.loc[("stage", "assessment")]
+    assert assessment["lowest"] == "assessment_safety" and assessment["rating"] == "Inadequate"
+    assert assessment["p_inadequate"] > 0.99
+    assert assessment["n"] == 200 and not assessment["too_few_to_publish"]
+    planning = table.loc[("stage", "planning")]
+    assert planning["rating"] == "Good" and 0.3 < planning["p_good"] < 0.7
+    probabilities = table[["p_outstanding", "p_good", "p_requires_improvement", "p_inadequate"]]
+    np.testing.assert_allclose(probabilities.dropna().sum(axis=1), 1.0)
+    assert planning["p_rating_right"] == planning["p_good"]
+    again = rate(sample, seed=3).set_index(["kind", "standard"])
+    pd.testing.assert_frame_equal(table, again)
+
+
+def test_national_tables_layout(small_data) -> None:
+    frame = small_data.frame.head(400).reset_index(drop=True)
+    judged = pd.concat([frame, small_data.frame_judgements.head(400)], axis=1).assign(
+        stratum=lambda f: f["office"].astype(str), inclusion_probability=0.05
+    )
+    parts = [
+        judged.iloc[:200].assign(inspection_id="A", inspection_date="2019-05-02"),
+        judged.iloc[200:].assign(inspection_id="B", inspection_date="2020-01-15"),
+    ]
+    tables = national_tables(parts)
+    assert set(tables["table 2"]["group"]) == {"all CRCs 2019/20"}
+    assert list(tables["table 2"]["judgement"].unique()) == [
+        j for j in JUDGEMENTS if j.endswith("_safety")
+    ]
+    groups = list(dict.fromkeys(tables["table 3"]["group"]))
+    assert groups[0].startswith("NPS") and groups[-1].startswith("CRC")
+    crc = estimate([p[p["provider_type"] == "CRC"] for p in parts])
+    mine = tables["table 2"].set_index("judgement")["estimate"]
+    np.testing.assert_allclose(mine, crc.set_index("judgement").loc[mine.index, "estimate"])
+
+
+def test_cli_pools_samples_rates_and_refuses_duplicates(tmp_path) -> None:
+    rng = np.random.default_rng(2)
+    files = []
+    for name in ("A", "B"):
+        values = {j: rng.choice([SUFFICIENT, "insufficient"], 40, p=[0.7, 0.3]) for j in JUDGEMENTS}
+        sample = pd.DataFrame(
+            {
+                "case_id": [f"{name}{k}" for k in range(40)],
+                "stratum": "S",
+                "inclusion_probability": 0.2,
+                "inspection_id": name,
+                **values,
+            }
+        )
+        files.append(tmp_path / f"{name}.csv")
+        sample.to_csv(files[-1], index=False)
+    out = tmp_path / "estimates.csv"
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["estimate", "--sample", str(files[0]), str(files[1]), "--ratings", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out)
+    assert (written["n"] == 80).all() and "ci_method" in written
+    ratings = pd.read_csv(tmp_path / "estimates_ratings.csv")
+    assert len(ratings) == 7 and set(ratings["rating"]) <= set(BANDS)
+    broken = pd.read_csv(files[0])
+    broken.loc[5, "case_id"] = "A1"
+    broken.to_csv(files[0], index=False)
+    refused = runner.invoke(app, ["estimate", "--sample", str(files[0])])
+    assert refused.exit_code == 2
+    assert "case_id" in refused.output
