@@ -15,7 +15,11 @@ JUDGEMENTS: tuple[str, ...] = tuple(f"{stage}_{aim}" for stage, aim in product(S
 """The 12 key judgements, stage-major: assessment_engagement ... review_safety."""
 
 SUFFICIENT, INSUFFICIENT, NOT_APPLICABLE = "sufficient", "insufficient", "not_applicable"
-JUDGEMENT_VALUES: tuple[str, ...] = (SUFFICIENT, INSUFFICIENT, NOT_APPLICABLE)
+NOT_INSPECTED = "not_inspected"
+"""A drawn case that could not be examined (CONTRACT.md §7): unit non-response in estimation,
+left out of training. It fills all 12 judgements of its case."""
+JUDGEMENT_VALUES: tuple[str, ...] = (SUFFICIENT, INSUFFICIENT, NOT_APPLICABLE, NOT_INSPECTED)
+"""Allowed values of a judgement column (the categories of the typed frame)."""
 
 PROVIDER_TYPES: tuple[str, ...] = ("NPS", "CRC")
 GRADES: tuple[str, ...] = ("PO", "PSO")
@@ -75,7 +79,34 @@ INSPECTED_COLUMNS: tuple[str, ...] = (
 """Inspected-case columns (CONTRACT.md §1), in contract order."""
 
 INCLUSION_PROBABILITY = "inclusion_probability"
+DESIGN_COLUMNS: tuple[str, ...] = (
+    "stratum",
+    INCLUSION_PROBABILITY,
+    "design_weight",
+    "risk_score",
+    "reason",
+    "method",
+    "balance",
+    "block_pi",
+    "block_cases",
+    "block_risk",
+)
+"""Columns `casework sample` adds to a selected case (CONTRACT.md §4, §7): its stratum, chance,
+weight, score and reason, the method, the balancing variables (comma-separated) and the facts
+about its officer × stratum block that the variance estimator uses."""
 EARLIEST_INSPECTION = date(2010, 1, 1)
+
+JUDGED_COLUMNS: tuple[str, ...] = (
+    ("case_id", "office", "officer_id")
+    + DESIGN_COLUMNS[:5]
+    + ("inspection_id", "inspection_date")
+    + tuple(c for c in FRAME_COLUMNS if c not in ("case_id", "office", "officer_id"))
+    + DESIGN_COLUMNS[5:]
+    + JUDGEMENTS
+)
+"""Judged-sample columns (CONTRACT.md §7) in file order: the sample columns of §4 first (as
+`casework sample` always wrote them), the inspection, the rest of the frame, the design facts
+the estimator uses, and the 12 judgements, left blank for inspectors, last."""
 
 RISK_SCORE = "risk_score"
 

@@ -1,17 +1,21 @@
-"""Read and write the contract's tables (CSV, Parquet); user-caused read failures are InputErrors.
+"""Read and write the contract's tables (CSV, Parquet, Excel); user-caused read failures are
+InputErrors.
 
 ``read_table`` returns the table as found in the file, indexed by the row numbers a person sees
-there (CSV: line numbers, the header being line 1; Parquet: 1-based row numbers) and with
-``attrs[ROW_LABEL]`` saying which, so validation can point at offending rows precisely.
+there (CSV: line numbers, the header being line 1; Parquet: 1-based row numbers; Excel: the
+sheet's row numbers, the header being row 1) and with ``attrs[ROW_LABEL]`` saying which, so
+validation can point at offending rows precisely.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,18 +25,20 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from features.errors import InputError
+from features.workbook import read_workbook, write_workbook
 
 ROW_LABEL = "row_label"
 """Key of ``DataFrame.attrs`` naming what the index counts: "line" (CSV) or "row" (Parquet)."""
 
-SUFFIXES = (".csv", ".parquet")
+SUFFIXES = (".csv", ".parquet", ".xlsx")
 _NOT_UTF8 = "not UTF-8 text (wrong encoding or not a CSV file); save it as UTF-8 CSV"
 
 
 def read_table(path: Path | str) -> pd.DataFrame:
-    """The table in a .csv (UTF-8, optional BOM, every column as strings) or .parquet file."""
+    """The table in a .csv (UTF-8, optional BOM, every column as strings), .parquet or .xlsx
+    (first sheet, every cell as text) file."""
     path = Path(path)
-    readers = {".csv": _read_csv, ".parquet": _read_parquet}
+    readers = {".csv": _read_csv, ".parquet": _read_parquet, ".xlsx": _read_xlsx}
     suffix = path.suffix.lower()
     if suffix not in readers:
         raise InputError(_unsupported(suffix), source=str(path))
@@ -45,12 +51,18 @@ def read_table(path: Path | str) -> pd.DataFrame:
     return readers[suffix](path)
 
 
-def write_table(frame: pd.DataFrame, path: Path | str) -> None:
-    """Write ``frame`` to a .csv or .parquet file atomically: readers see the old or new file."""
+def write_table(
+    frame: pd.DataFrame,
+    path: Path | str,
+    choices: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    """Write ``frame`` to a .csv, .parquet or .xlsx file atomically: readers see the old or new
+    file. In a workbook, the columns in ``choices`` get a drop-down list of their values."""
     path = Path(path)
     writers: dict[str, Callable[[pd.DataFrame, BinaryIO], None]] = {
         ".csv": lambda df, handle: df.to_csv(handle, index=False, encoding="utf-8"),
         ".parquet": lambda df, handle: df.to_parquet(handle, index=False),
+        ".xlsx": partial(write_workbook, choices=choices),
     }
     suffix = path.suffix.lower()
     if suffix not in writers:
@@ -78,12 +90,16 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
             f"cannot write the file ({exc.strerror or exc})", source=str(path)
         ) from exc
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. the parent is a file: keep the InputError
+            temporary.unlink(missing_ok=True)
 
 
 def _unsupported(suffix: str) -> str:
     """The message for a file type casework does not read or write."""
-    return f"unsupported file type {suffix or '(none)'!r}; use {' or '.join(SUFFIXES)}"
+    return (
+        f"unsupported file type {suffix or '(none)'!r}; "
+        f"use {', '.join(SUFFIXES[:-1])} or {SUFFIXES[-1]}"
+    )
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -180,6 +196,15 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         reason = _first_line(exc)
         raise InputError(f"not a readable Parquet file ({reason})", source=str(path)) from None
     frame.index = pd.RangeIndex(1, len(frame) + 1)
+    frame.attrs[ROW_LABEL] = "row"
+    return frame
+
+
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    """First sheet of a workbook as text cells, by the sheet's row numbers; blank rows skipped."""
+    frame = read_workbook(path)
+    _refuse_duplicates(frame.columns.tolist(), path)
+    frame = frame[~_blank_rows(frame)] if len(frame) else frame
     frame.attrs[ROW_LABEL] = "row"
     return frame
 

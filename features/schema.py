@@ -1,4 +1,4 @@
-"""Pandera schemas of the data contract (CONTRACT.md §1–2) and the typed frame's dtypes.
+"""Pandera schemas of the data contract (CONTRACT.md §1–2, §7) and the typed frame's dtypes.
 
 ``contract_schema`` holds the rules (closed categories, ranges, uniqueness, no empty values)
 without dtypes, so it checks a freshly parsed table before its categories are closed;
@@ -8,6 +8,7 @@ relies on.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Literal
 
@@ -16,23 +17,39 @@ import pandera.pandas as pa
 
 from features.contract import (
     CATEGORIES,
+    DESIGN_COLUMNS,
     EARLIEST_INSPECTION,
     FRAME_COLUMNS,
     INCLUSION_PROBABILITY,
     INSPECTED_COLUMNS,
     INTEGER_RANGES,
+    JUDGED_COLUMNS,
     JUDGEMENT_VALUES,
     JUDGEMENTS,
     STRING_COLUMNS,
 )
 
-Kind = Literal["inspected", "frame"]
-KINDS: tuple[Kind, ...] = ("inspected", "frame")
+Kind = Literal["inspected", "frame", "judged"]
+KINDS: tuple[Kind, ...] = ("inspected", "frame", "judged")
 
-TEXT_COLUMNS: tuple[str, ...] = STRING_COLUMNS + ("inspection_id",)
+TEXT_COLUMNS: tuple[str, ...] = STRING_COLUMNS + ("inspection_id", "stratum")
 """Free-text identifier and name columns: non-empty strings."""
+FREE_TEXT_COLUMNS: tuple[str, ...] = ("reason", "method", "balance")
+"""Design facts in words: strings that may be empty (``balance`` is when nothing is balanced)."""
 BOOLEAN_COLUMN = "iom"
 DATE_COLUMN = "inspection_date"
+DECIMAL_RANGES: dict[str, tuple[float, float | None, bool]] = {
+    INCLUSION_PROBABILITY: (0.0, 1.0, False),
+    "design_weight": (1.0, None, True),
+    "risk_score": (0.0, 1.0, True),
+    "block_pi": (0.0, None, False),
+    "block_risk": (0.0, 1.0, True),
+}
+"""Decimal columns: lower bound, upper bound (None: none) and whether the lower one is allowed."""
+COUNT_COLUMNS: dict[str, int] = {"block_cases": 1}
+"""Integer design columns without an upper bound, and their least value."""
+JUDGED_REQUIRED: tuple[str, ...] = ("case_id", "stratum", INCLUSION_PROBABILITY) + JUDGEMENTS
+"""What estimation needs of a judged sample; its other columns are checked when present."""
 
 STRING = pd.Series([], dtype=str).dtype
 """The dtype pandas gives ``astype(str)`` (``str`` in pandas 3): used for every text column."""
@@ -42,17 +59,32 @@ NON_EMPTY = pa.Check(lambda s: s.str.strip().str.len() > 0, error="empty value")
 
 def columns(kind: Kind) -> tuple[str, ...]:
     """The required contract columns of ``kind``, in contract order."""
-    return INSPECTED_COLUMNS if kind == "inspected" else FRAME_COLUMNS
+    required = {"inspected": INSPECTED_COLUMNS, "frame": FRAME_COLUMNS, "judged": JUDGED_REQUIRED}
+    return required[kind]
 
 
 def optional_columns(kind: Kind) -> tuple[str, ...]:
-    """Optional contract columns of ``kind``: checked and typed when present."""
-    return (INCLUSION_PROBABILITY,) if kind == "inspected" else ()
+    """Optional contract columns of ``kind``: checked and typed when present.
+
+    An inspected table may carry the design columns of the judged sample it came from.
+    """
+    if kind == "frame":
+        return ()
+    return tuple(c for c in all_columns(kind) if c not in columns(kind))
+
+
+def all_columns(kind: Kind) -> tuple[str, ...]:
+    """Every contract column of ``kind``, required or optional, in the order tables keep."""
+    if kind == "judged":
+        return JUDGED_COLUMNS
+    if kind == "inspected":
+        return INSPECTED_COLUMNS + DESIGN_COLUMNS
+    return FRAME_COLUMNS
 
 
 def typed_dtypes(kind: Kind) -> dict[str, object]:
     """Dtype of every contract column of ``kind`` in the validated, typed frame."""
-    return {column: _dtype(column) for column in columns(kind) + optional_columns(kind)}
+    return {column: _dtype(column) for column in all_columns(kind)}
 
 
 def contract_schema(kind: Kind, today: date | None = None) -> pa.DataFrameSchema:
@@ -83,8 +115,10 @@ def _dtype(column: str) -> object:
         return "bool"
     if column == DATE_COLUMN:
         return "datetime64[ns]"
-    if column == INCLUSION_PROBABILITY:
+    if column in DECIMAL_RANGES:
         return "float64"
+    if column in COUNT_COLUMNS:
+        return "int64"
     return STRING
 
 
@@ -93,7 +127,7 @@ def _column(column: str, today: date, required: bool = True) -> pa.Column:
     return pa.Column(
         None,
         checks=_checks(column, today),
-        nullable=False,
+        nullable=column in FREE_TEXT_COLUMNS,
         unique=column == "case_id",
         required=required,
         name=column,
@@ -118,6 +152,21 @@ def _checks(column: str, today: date) -> list[pa.Check]:
                 error=f"date out of range {EARLIEST_INSPECTION}…{today} (today)",
             )
         ]
-    if column == INCLUSION_PROBABILITY:
-        return [pa.Check.in_range(0, 1, include_min=False, error="value out of range (0, 1]")]
+    if column in DECIMAL_RANGES:
+        return [_decimal_range(*DECIMAL_RANGES[column])]
+    if column in COUNT_COLUMNS:
+        least = COUNT_COLUMNS[column]
+        return [pa.Check.ge(least, error=f"value below {least}")]
     return []
+
+
+def _decimal_range(low: float, high: float | None, include_low: bool) -> pa.Check:
+    """The range check of a decimal column (finite values only), in interval notation."""
+    text = f"{'[' if include_low else '('}{low:g}, {'∞)' if high is None else f'{high:g}]'}"
+    return pa.Check.in_range(
+        low,
+        math.inf if high is None else high,
+        include_min=include_low,
+        include_max=high is not None,
+        error=f"value out of range {text}",
+    )

@@ -8,8 +8,11 @@ offending rows as a person finds them in the file, and the offending values as w
 Accepted spellings: surrounding blanks are ignored in every contract column; integers are
 written with digits and an optional sign (``42``, ``+3``); ``iom`` is ``true``/``false``/``1``/
 ``0`` in any letter case; ``inspection_date`` is ``YYYY-MM-DD``; ``inclusion_probability`` is any
-decimal number (``0.25``, ``2.5e-1``). Parquet columns may also be stored typed (integers, bools,
-timestamps, categoricals). Blank lines in a CSV file are skipped.
+decimal number (``0.25``, ``2.5e-1``), as are the other decimal design columns of a judged
+sample; judgement values are compared ignoring letter case, with blanks or hyphens inside read as
+``_`` (``Insufficient``, `` not applicable `` and ``Not-Inspected`` are accepted). Parquet columns
+may also be stored typed (integers, bools, timestamps, categoricals). Blank lines in a CSV file
+and blank rows of a workbook are skipped.
 """
 
 from __future__ import annotations
@@ -24,18 +27,24 @@ import pandas as pd
 import pandera.pandas as pa
 from pandas.api import types
 
-from features.contract import INCLUSION_PROBABILITY, INTEGER_RANGES, JUDGEMENTS
+from features.contract import (
+    INTEGER_RANGES,
+    JUDGEMENT_VALUES,
+    JUDGEMENTS,
+    NOT_INSPECTED,
+)
 from features.errors import InputError, InputErrors
 from features.readers import ROW_LABEL, read_table
 from features.schema import (
     BOOLEAN_COLUMN,
+    COUNT_COLUMNS,
     DATE_COLUMN,
+    DECIMAL_RANGES,
     KINDS,
     STRING,
     Kind,
-    columns,
+    all_columns,
     contract_schema,
-    optional_columns,
     typed_dtypes,
 )
 
@@ -49,6 +58,12 @@ _SCANNED = 1_000
 
 _RULE_NAMES = {"not_nullable": "empty value", "field_uniqueness": "duplicate case_id"}
 """Plain words for pandera's built-in checks (only case_id must be unique)."""
+EMPTY_JUDGEMENT = f"empty judgement; fill in {', '.join(JUDGEMENT_VALUES)}"
+PARTLY_INSPECTED = (
+    f"{NOT_INSPECTED} must fill every judgement of its case (a case is examined or not)"
+)
+_WITHOUT_EXAMPLES = ("empty value", EMPTY_JUDGEMENT, PARTLY_INSPECTED)
+"""Rules whose offending values say nothing more than the rule."""
 
 Parsed = tuple[pd.Series, pd.Series | None]
 """A parsed column and the mask of non-empty values that could not be parsed (or None)."""
@@ -70,6 +85,11 @@ def load_table(path: Path | str, kind: Kind | None = None) -> pd.DataFrame:
     return validate_table(raw, kind or detect_kind(raw.columns), str(path))
 
 
+def load_judged(path: Path | str) -> pd.DataFrame:
+    """A judged sample (CONTRACT.md §7) from a .csv, .parquet or .xlsx file, typed and checked."""
+    return load_table(path, kind="judged")
+
+
 def detect_kind(names: Sequence[object]) -> Kind:
     """The kind of a table from its column names: inspected if any judgement column is there."""
     return "inspected" if set(JUDGEMENTS) & set(names) else "frame"
@@ -84,7 +104,7 @@ def validate_table(raw: pd.DataFrame, kind: Kind, source: str) -> pd.DataFrame:
     frame = raw.reset_index(drop=True)
     frame.attrs = {}
     _refuse_shape(frame, source)
-    present = [c for c in columns(kind) + optional_columns(kind) if c in frame.columns]
+    present = [c for c in all_columns(kind) if c in frame.columns]
     parsed: dict[str, pd.Series] = {}
     unparsable: dict[str, np.ndarray] = {}
     failures: list[_Failure] = []
@@ -97,6 +117,7 @@ def validate_table(raw: pd.DataFrame, kind: Kind, source: str) -> pd.DataFrame:
     checked = pd.DataFrame(parsed, index=frame.index)
     extras = [str(name) for name in frame.columns if name not in parsed]
     failures += _rule_failures(contract_schema(kind), checked, unparsable, extras)
+    failures += _partly_inspected(checked)
     if failures:
         raise InputErrors(_errors(failures, frame, numbers, label, source, kind))
     typed = _typed(checked, typed_dtypes(kind))
@@ -116,14 +137,16 @@ def _refuse_shape(frame: pd.DataFrame, source: str) -> None:
 
 def _parser(column: str) -> tuple[Callable[[pd.Series], Parsed], str]:
     """How to parse one contract column as stored, and the rule an unparsable value breaks."""
-    if column in INTEGER_RANGES:
+    if column in INTEGER_RANGES or column in COUNT_COLUMNS:
         return _integers, "not an integer"
+    if column in JUDGEMENTS:
+        return _judgements, ""
     if column == BOOLEAN_COLUMN:
         spellings = ", ".join(BOOLEAN_SPELLINGS)
         return _booleans, f"not a boolean; accepted: {spellings} (any case)"
     if column == DATE_COLUMN:
         return _dates, "not an ISO date YYYY-MM-DD"
-    if column == INCLUSION_PROBABILITY:
+    if column in DECIMAL_RANGES:
         return _decimals, "not a number"
     return _strings, ""
 
@@ -131,6 +154,28 @@ def _parser(column: str) -> tuple[Callable[[pd.Series], Parsed], str]:
 def _strings(values: pd.Series) -> Parsed:
     """Text columns and categories stay text until their checks pass (unknown values kept)."""
     return _text(values), None
+
+
+def _judgements(values: pd.Series) -> Parsed:
+    """Judgement values in the contract's spelling: lower case, inner blanks or hyphens as ``_``."""
+    text = _text(values)
+    spelled = _each_distinct(text, lambda t: t.str.lower().str.replace(r"[\s-]+", "_", regex=True))
+    return spelled, None
+
+
+def _partly_inspected(checked: pd.DataFrame) -> list[_Failure]:
+    """Rows where some judgements are ``not_inspected`` and others are judged."""
+    present = [j for j in JUDGEMENTS if j in checked.columns]
+    if not present:
+        return []
+    values = checked[present]
+    absent = values.eq(NOT_INSPECTED).to_numpy()
+    judged = (values.notna() & values.ne(NOT_INSPECTED)).to_numpy()
+    mixed = absent.any(axis=1) & judged.any(axis=1)
+    if not mixed.any():
+        return []
+    first = present[int(np.argmax(judged[mixed].any(axis=0)))]
+    return [_Failure(first, PARTLY_INSPECTED, np.flatnonzero(mixed))]
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -247,8 +292,9 @@ def _rule_failures(
         positions = np.unique(group["index"].dropna().astype(int).to_numpy())
         if check == "not_nullable":
             positions = np.setdiff1d(positions, unparsable.get(column, []))
+        rule = EMPTY_JUDGEMENT if check == "not_nullable" and column in JUDGEMENTS else None
         if positions.size or group["index"].isna().all():
-            failures.append(_Failure(column, _RULE_NAMES.get(check, check), positions))
+            failures.append(_Failure(column, rule or _RULE_NAMES.get(check, check), positions))
     return failures
 
 
@@ -267,7 +313,7 @@ def _errors(
     kind: Kind,
 ) -> list[InputError]:
     """InputErrors in contract column order, quoting offending values as written in the file."""
-    order = {column: i for i, column in enumerate(columns(kind) + optional_columns(kind))}
+    order = {column: i for i, column in enumerate(all_columns(kind))}
     failures = sorted(
         failures,
         key=lambda f: (order.get(f.column, -1), f.positions[0] if f.positions.size else -1),
@@ -275,7 +321,7 @@ def _errors(
     errors = []
     for failure in failures:
         examples = failure.examples
-        if failure.positions.size and failure.rule != "empty value":
+        if failure.positions.size and failure.rule not in _WITHOUT_EXAMPLES:
             found = frame[failure.column].iloc[failure.positions[:_SCANNED]].astype(STRING)
             examples = found.drop_duplicates().head(EXAMPLES).tolist()
         errors.append(

@@ -10,9 +10,12 @@ from features.contract import (
     CATEGORIES,
     FRAME_COLUMNS,
     INSPECTED_COLUMNS,
+    INSUFFICIENT,
     INTEGER_RANGES,
     JUDGEMENT_VALUES,
     JUDGEMENTS,
+    NOT_APPLICABLE,
+    SUFFICIENT,
 )
 
 ROWS = 50
@@ -40,7 +43,7 @@ def _make_inspected(rows: int = ROWS, seed: int = 3) -> pd.DataFrame:
     for column, (low, high) in INTEGER_RANGES.items():
         data[column] = rng.integers(low, high + 1, rows).astype("int64")
     for judgement in JUDGEMENTS:
-        values = rng.choice(JUDGEMENT_VALUES, rows, p=[0.5, 0.35, 0.15])
+        values = rng.choice([SUFFICIENT, INSUFFICIENT, NOT_APPLICABLE], rows, p=[0.5, 0.35, 0.15])
         data[judgement] = pd.Categorical(values, categories=JUDGEMENT_VALUES)
     frame = pd.DataFrame(data)[list(INSPECTED_COLUMNS)]
     text = ["case_id", "inspection_id", "provider", "region", "office", "officer_id"]

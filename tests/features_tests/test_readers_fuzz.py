@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from casework.cli import app
+from features.errors import InputError
+from features.readers import write_table
 
 FUZZ = settings(
     max_examples=120,
@@ -77,7 +79,7 @@ def parquet_bytes(valid_inspected: pd.DataFrame) -> bytes:
 
 
 @FUZZ
-@given(data=st.binary(max_size=3_000), suffix=st.sampled_from([".csv", ".parquet"]))
+@given(data=st.binary(max_size=3_000), suffix=st.sampled_from([".csv", ".parquet", ".xlsx"]))
 def test_random_bytes(tmp_path: Path, data: bytes, suffix: str) -> None:
     path = tmp_path / f"random{suffix}"
     path.write_bytes(data)
@@ -153,4 +155,34 @@ def test_typed_parquet_columns(
     table[name] = pd.Series(values, dtype="category" if as_category else None)
     path = tmp_path / "typed.parquet"
     table.to_parquet(path, index=False)
+    assert_exits_cleanly(path)
+
+
+WORKBOOK_CELLS = st.one_of(
+    CELLS,
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.booleans(),
+    st.datetimes(),
+    st.dates(),
+    st.sampled_from(["=1+1", "=A1", None]),
+)
+
+
+@settings(FUZZ, max_examples=12)  # ~0.3 s each: openpyxl writes and reads a workbook
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 49), st.integers(0, 30), WORKBOOK_CELLS), max_size=6)
+)
+def test_workbook_cells(
+    tmp_path: Path, valid_inspected: pd.DataFrame, edits: list[tuple[int, int, object]]
+) -> None:
+    table = valid_inspected.astype(object)
+    for row, column, value in edits:
+        table.iat[row, column] = value
+    path = tmp_path / "cells.xlsx"
+    try:
+        write_table(table, path)
+    except InputError as refused:  # text Excel cannot hold: refused by name, never a crash
+        assert "control characters" in str(refused)
+        return
     assert_exits_cleanly(path)

@@ -15,12 +15,22 @@ from features.contract import (
     FRAME_COLUMNS,
     INCLUSION_PROBABILITY,
     INSPECTED_COLUMNS,
+    JUDGED_COLUMNS,
     JUDGEMENT_VALUES,
+    JUDGEMENTS,
+    NOT_INSPECTED,
 )
 from features.errors import InputError, InputErrors
 from features.readers import read_table, write_table
 from features.schema import typed_schema
-from features.validation import BOOLEAN_SPELLINGS, load_table, validate_table
+from features.validation import (
+    BOOLEAN_SPELLINGS,
+    EMPTY_JUDGEMENT,
+    PARTLY_INSPECTED,
+    load_judged,
+    load_table,
+    validate_table,
+)
 
 STRING_DTYPE = pd.StringDtype(na_value=np.nan)
 
@@ -274,13 +284,18 @@ def test_ragged_rows(valid_inspected_text) -> None:
     assert "cases.csv, lines 5, 7: wrong number of fields; the header has 31" in message
 
 
-@pytest.mark.parametrize("name", ["cases.xlsx", "cases", "cases.json"])
+@pytest.mark.parametrize("name", ["cases.xls", "cases", "cases.json"])
 def test_wrong_suffix(valid_inspected_text, name: str) -> None:
     valid_inspected_text.to_csv(name, index=False)
     code, message = run(name)
-    assert (
-        code == 2 and f"{name}: unsupported file type" in message and ".csv or .parquet" in message
-    )
+    assert code == 2 and f"{name}: unsupported file type" in message
+    assert "use .csv, .parquet or .xlsx" in message
+
+
+def test_a_csv_named_xlsx_is_not_a_workbook(valid_inspected_text) -> None:
+    valid_inspected_text.to_csv("cases.xlsx", index=False)
+    code, message = run("cases.xlsx")
+    assert code == 2 and "cases.xlsx: not a readable Excel workbook" in message
 
 
 def test_missing_file() -> None:
@@ -339,4 +354,105 @@ def test_write_table_is_atomic_and_replaces(valid_inspected: pd.DataFrame, tmp_p
     assert len(read_table(target)) == len(valid_inspected)
     assert [p.name for p in target.parent.iterdir()] == ["cases.parquet"]
     with pytest.raises(InputError, match="unsupported file type"):
-        write_table(valid_inspected, tmp_path / "cases.xlsx")
+        write_table(valid_inspected, tmp_path / "cases.xls")
+
+
+# --- judged samples (CONTRACT.md §7) ---------------------------------------------------------
+
+
+@pytest.fixture
+def judged_text(valid_inspected_text) -> pd.DataFrame:
+    """The valid inspected cases as a judged sample (all-string cells, contract order)."""
+    rows = len(valid_inspected_text)
+    design = {
+        "stratum": valid_inspected_text["office"],
+        "inclusion_probability": [repr(0.1 + i / 100) for i in range(rows)],
+        "design_weight": [repr(1 / (0.1 + i / 100)) for i in range(rows)],
+        "risk_score": "0.25",
+        "reason": "chosen in stratum Office 001",
+        "method": "balanced",
+        "balance": "",
+        "block_pi": "1.0",
+        "block_cases": "12",
+        "block_risk": "0.3",
+    }
+    return valid_inspected_text.assign(**design)[list(JUDGED_COLUMNS)]
+
+
+def test_judged_sample_loads_typed_in_contract_order(judged_text) -> None:
+    loaded = load_judged(write_csv(judged_text))
+    assert list(loaded.columns) == list(JUDGED_COLUMNS)
+    assert loaded["inclusion_probability"].tolist() == [0.1 + i / 100 for i in range(50)]
+    assert loaded["block_cases"].dtype == np.dtype("int64")
+    assert loaded["balance"].isna().all()  # nothing balanced: an empty cell is allowed
+    assert loaded["review_safety"].dtype == pd.CategoricalDtype(JUDGEMENT_VALUES)
+
+
+def test_judgement_spellings_are_normalised(judged_text) -> None:
+    judged_text.loc[0, "assessment_safety"] = " sufficient "
+    judged_text.loc[1, "assessment_safety"] = "Insufficient"
+    judged_text.loc[2, "assessment_safety"] = "Not applicable"
+    judged_text.loc[3, list(JUDGEMENTS)] = "NOT-INSPECTED"
+    loaded = load_judged(write_csv(judged_text))
+    assert loaded["assessment_safety"].iloc[:4].tolist() == [
+        "sufficient",
+        "insufficient",
+        "not_applicable",
+        NOT_INSPECTED,
+    ]
+    assert (loaded.loc[3, list(JUDGEMENTS)] == NOT_INSPECTED).all()
+
+
+def test_blank_judgements_are_refused_naming_row_and_column(judged_text) -> None:
+    judged_text.loc[3, "planning_safety"] = ""
+    judged_text.loc[[5, 7], "review_safety"] = ["  ", ""]
+    errors = errors_of(write_csv(judged_text), "judged")
+    assert [(e.column, e.rule, list(e.rows)) for e in errors] == [
+        ("planning_safety", EMPTY_JUDGEMENT, [5]),
+        ("review_safety", EMPTY_JUDGEMENT, [7, 9]),
+    ]
+    code, message = run("cases.csv", "--kind", "judged")
+    assert code == 2
+    assert "cases.csv, column 'planning_safety', line 5: empty judgement; fill in sufficient" in (
+        message
+    )
+
+
+def test_not_inspected_fills_a_whole_case(judged_text) -> None:
+    judged_text.loc[4, list(JUDGEMENTS)] = NOT_INSPECTED
+    for kind in ("inspected", "judged"):
+        loaded = load_table(write_csv(judged_text), kind)
+        assert (loaded.loc[4, list(JUDGEMENTS)] == NOT_INSPECTED).all()
+    judged_text.loc[4, "delivery_safety"] = "sufficient"
+    judged_text.loc[6, "review_safety"] = NOT_INSPECTED
+    [error] = errors_of(write_csv(judged_text), "judged")
+    assert error.rule == PARTLY_INSPECTED and list(error.rows) == [6, 8]
+
+
+def test_judged_kind_needs_the_design_and_checks_it(judged_text) -> None:
+    judged_text.loc[2, "design_weight"] = "0.5"
+    judged_text.loc[3, "block_cases"] = "0"
+    judged_text.loc[4, "risk_score"] = "inf"
+    errors = errors_of(write_csv(judged_text.drop(columns="stratum")), "judged")
+    assert [(e.column, e.rule, list(e.rows)) for e in errors] == [
+        ("stratum", "missing column", []),
+        ("design_weight", "value out of range [1, ∞)", [4]),
+        ("risk_score", "value out of range [0, 1]", [6]),
+        ("block_cases", "value below 1", [5]),
+    ]
+
+
+def test_minimal_judged_sample_for_estimation_and_validate_notes(judged_text) -> None:
+    minimal = judged_text[["case_id", "stratum", "inclusion_probability", *JUDGEMENTS]]
+    assert list(load_judged(write_csv(minimal)).columns) == list(minimal.columns)
+    result = CliRunner().invoke(app, ["validate", "cases.csv", "--kind", "judged"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "valid judged table" in out and "note: retrain also needs inspection_id" in out
+
+
+def test_legacy_inspected_file_is_unchanged(valid_inspected: pd.DataFrame) -> None:
+    write_table(valid_inspected, "cases.csv")
+    loaded = load_table("cases.csv", "inspected")
+    pd.testing.assert_frame_equal(loaded, valid_inspected)
+    assert "stratum" not in loaded.columns
