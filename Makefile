@@ -36,13 +36,18 @@ demo: install
 	$(BIN)/casework validate $(DATA)/frame.parquet --kind frame
 	$(BIN)/casework train --data $(DATA)/inspected.parquet
 	$(BIN)/casework score --data $(DATA)/frame.parquet --out $(DATA)/scores.parquet
-	$(BIN)/casework sample --frame $(DATA)/frame.parquet --scores $(DATA)/scores.parquet --size 120 --strata region,gender --seed $(SEED) --out $(DATA)/sample.csv
+	$(BIN)/casework sample --frame $(DATA)/frame.parquet --scores $(DATA)/scores.parquet --size 120 --strata region,gender --seed $(SEED) --inspection-id demo-1 --out $(DATA)/sample.csv
 	$(BIN)/casework report --data $(DATA)/inspected.parquet --out $(REPORTS)/report.html
+	@echo "Closing one cycle: synthetic inspectors fill in the sample, then estimate and retrain on it"
+	$(BIN)/casework generate-judgements --sample $(DATA)/sample.csv --seed $(SEED) --not-inspected 0.02 --out $(DATA)/judged.csv
+	$(BIN)/casework estimate --sample $(DATA)/judged.csv
+	$(BIN)/casework retrain --new $(DATA)/judged.csv || [ $$? -eq 3 ]
 	@echo
 	@echo "Where everything went:"
 	@echo "  data           $(DATA)/inspected.parquet, $(DATA)/frame.parquet"
 	@echo "  scores         $(DATA)/scores.parquet"
-	@echo "  sample         $(DATA)/sample.csv (120 cases; estimate with: casework estimate --sample FILE)"
+	@echo "  sample         $(DATA)/sample.csv (120 cases, judgements blank for inspectors)"
+	@echo "  judged sample  $(DATA)/judged.csv (filled from the generator's truth; estimated, then retrained on)"
 	@echo "  champion model $(or $(CASEWORK_MODELS_DIR),models)/champion (with model_card.md/.html)"
 	@echo "  report         $(REPORTS)/report.html (SHAP, fairness, replication; opens offline)"
 	@echo "  MLflow         $(or $(CASEWORK_MLFLOW_URI),sqlite:///mlflow.db), artifacts in mlruns/"

@@ -68,6 +68,7 @@ def model_card(
                 "training rows": len(result.split.train),
                 "test rows": len(result.split.test),
                 "rows held out (officer in test period)": result.split.dropped,
+                "split": result.split.mode,
             }
         }
     )

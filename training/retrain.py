@@ -2,9 +2,11 @@
 
 Exit codes (CONTRACT §4): 0 promoted (or nothing new to learn from), 3 champion kept (a gate
 failed; the batch is held back), 2 bad input (the batch is quarantined), 1 internal error. One
-retrain at a time (a file lock); every run is an MLflow run tagged with its decision. Failures are
-loud and harmless: a bad batch appends nothing, a failed challenger never touches the champion,
-and a run killed at any step leaves the store and champion consistent for the next run.
+retrain at a time (a file lock); every run is an MLflow run tagged with its decision
+(``gate_decision``) and the sentence saying why (``gate_reason``). Failures are loud and
+harmless: a bad batch appends nothing, a challenger that fails marks its batch ``failed`` in the
+ledger (retried by resending or ``--accept``, removed by ``--drop``) and never touches the
+champion, and a run killed at any step leaves the store and champion consistent for the next run.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from features.errors import InputError, InputErrors
 from features.readers import write_text
 from features.settings import Settings
 from features.validation import load_table
+from training.bundle import CaseworkModel
 from training.drift import drift_html, drift_report
-from training.gates import gate_table, passed
+from training.gates import decide, gate_table, label_agreement
 from training.job import load_model
 from training.model_card import model_card, render_model_card
 from training.promotion import checkpoint, promote, reconcile
-from training.store import ACTIVE, HELD, PENDING, TrainingStore, batch_id
+from training.store import ACTIVE, BASE_BATCH, FAILED, HELD, PENDING, TrainingStore, batch_id
 from training.tracking import connect, log_training
 from training.trainer import train
 
@@ -107,12 +110,16 @@ def _retrain_batch(
     champion = load_model(settings)
     drift = drift_report(store.cases(), batch, champion)
     report = Path(settings.reports_dir) / f"drift-{bid}.html"
-    write_text(drift_html(drift, source), report)
-    say(f"drift report: {report}")
     if dry_run:
         return RetrainOutcome(
-            PROMOTED, f"dry run: batch {bid} is valid; nothing written", bid, drift
+            PROMOTED,
+            f"dry run: batch {bid} is valid; nothing written (the drift report would go to "
+            f"{report})",
+            bid,
+            drift,
         )
+    write_text(drift_html(drift, source), report)
+    say(f"drift report: {report}")
     if status is None:
         added = store.append(batch, bid, source)
         say(f"appended {added:,} new cases as batch {bid}")
@@ -123,57 +130,120 @@ def _retrain_batch(
             return RetrainOutcome(
                 PROMOTED, "every case was already stored; nothing to learn", bid, drift
             )
-    data = pd.concat([store.cases((ACTIVE,)), store.batch_cases(bid)], ignore_index=True)
-    reference = store.reference()
-    say(f"training a challenger on {len(data):,} cases")
-    result = train(data, seed=settings.seed, exclude_officers=reference["officer_id"])
-    checkpoint(settings, "train")
-    card = model_card(result)
-    registered = log_training(
-        result,
-        data,
-        source,
-        settings,
-        {"seed": settings.seed, "batch": bid, "rows": len(data)},
-        card,
-    )
-    latest = data.iloc[result.split.test]
-    latest = latest[~latest["case_id"].isin(champion.trained_case_ids)]
-    gates = gate_table(champion, result.model, {"latest": latest, "reference": reference})
-    promoted = passed(gates)
-    _record(registered.run_id, source, drift, gates, "promoted" if promoted else "kept")
-    if not promoted:
-        store.set_status(bid, HELD)
-        return RetrainOutcome(
-            KEPT,
-            f"champion kept: a gate failed; batch {bid} held back "
-            f"(admit it with `casework retrain --accept {bid}`)",
-            bid,
-            drift,
-            gates,
+    else:
+        say(f"retrying batch {bid} ({status})")
+    return _challenge(bid, source, store, settings, champion, say, drift)
+
+
+def _challenge(
+    bid: str,
+    source: str,
+    store: TrainingStore,
+    settings: Settings,
+    champion: CaseworkModel,
+    say: Callable[[str], None],
+    drift: pd.DataFrame | None = None,
+    admitted: bool = False,
+) -> RetrainOutcome:
+    """Train a challenger on the training set plus batch ``bid``, gate it, promote or hold.
+
+    Whatever goes wrong in here (too little data, a crash) marks the batch ``failed`` with the
+    error in the ledger before the error goes on, so no batch is left pending.
+    """
+    try:
+        reference = store.reference()
+        new_cases = store.batch_cases(bid)
+        data = pd.concat([store.cases((ACTIVE,)), new_cases, reference], ignore_index=True)
+        data = data.drop_duplicates("case_id", ignore_index=True)
+        say(f"training a challenger on {len(data) - len(reference):,} cases")
+        result = train(data, seed=settings.seed, test_ids=reference["case_id"])
+        checkpoint(settings, "train")
+        say(
+            f"split: {result.split.mode} ({len(result.split.train):,} training cases, "
+            f"{len(result.split.test):,} reference cases to test on)"
         )
-    promote(
-        result.model,
-        registered.version,
-        settings,
-        render_model_card(model_card(result, registered.version, ("champion",))),
-    )
-    store.set_status(bid, ACTIVE)
+        registered = log_training(
+            result,
+            data,
+            source,
+            settings,
+            {"seed": settings.seed, "batch": bid, "rows": len(data)},
+            model_card(result),
+        )
+        gates = gate_table(champion, result.model, {"reference": reference})
+        if len(gates) and len(new_cases):
+            agreement = label_agreement(champion, reference, new_cases)
+            gates = pd.concat([gates, pd.DataFrame([agreement])], ignore_index=True)
+        promoted, reason = decide(gates)
+        _record(registered.run_id, source, drift, gates, "promoted" if promoted else "kept", reason)
+        if promoted:
+            promote(
+                result.model,
+                registered.version,
+                settings,
+                render_model_card(model_card(result, registered.version, ("champion",))),
+            )
+    except BaseException as error:
+        store.set_status(bid, FAILED, f"{type(error).__name__}: {error}")
+        raise
+    if promoted:
+        store.set_status(bid, ACTIVE, reason)
+        return RetrainOutcome(
+            PROMOTED, f"{reason}\nversion {registered.version} is the champion", bid, drift, gates
+        )
+    if admitted:
+        store.set_status(bid, ACTIVE, reason)
+        return RetrainOutcome(
+            KEPT, f"{reason}\nbatch {bid} admitted to the training set", bid, drift, gates
+        )
+    store.set_status(bid, HELD, reason)
     return RetrainOutcome(
-        PROMOTED, f"promoted version {registered.version} to champion", bid, drift, gates
+        KEPT,
+        f"{reason}\nbatch {bid} held back (admit it with `casework retrain --accept {bid}`)",
+        bid,
+        drift,
+        gates,
     )
 
 
-def accept(batch: str, settings: Settings) -> str:
-    """Admit a held-back batch to the training set (it takes part in the next retrain)."""
-    store = TrainingStore.for_settings(settings)
-    status = store.ledger().get(batch, {}).get("status")
-    if status is None:
-        raise InputError(f"no batch {batch} in the store")
-    if status not in (HELD, PENDING):
-        raise InputError(f"batch {batch} is {status}, not held back")
-    store.set_status(batch, ACTIVE)
-    return f"batch {batch} admitted to the training set"
+def accept(
+    batch: str, settings: Settings, say: Callable[[str], None] = lambda _: None
+) -> RetrainOutcome:
+    """Admit a held-back, pending or failed batch: retrain with it, gate, promote if it passes.
+
+    The batch joins the training set whatever the gates say (an operator vouched for it).
+    """
+    with retrain_lock(settings):
+        store = TrainingStore.for_settings(settings)
+        status = store.ledger().get(batch, {}).get("status")
+        if status is None:
+            raise InputError(f"no batch {batch} in the store (see `casework retrain --status`)")
+        if status not in (HELD, PENDING, FAILED):
+            raise InputError(f"batch {batch} is {status}, not held back, pending or failed")
+        if reconcile(settings):
+            say("re-exported the registry's champion after an interrupted promotion")
+        source = str(store.ledger()[batch].get("source", batch))
+        return _challenge(batch, source, store, settings, load_model(settings), say, admitted=True)
+
+
+def drop(batch: str, settings: Settings) -> str:
+    """Remove a batch from the store (never the base batch); the champion is not touched."""
+    with retrain_lock(settings):
+        store = TrainingStore.for_settings(settings)
+        status = store.ledger().get(batch, {}).get("status")
+        if status is None:
+            raise InputError(f"no batch {batch} in the store (see `casework retrain --status`)")
+        if batch == BASE_BATCH:
+            raise InputError("the base batch is the first training's data and cannot be dropped")
+        rows = store.drop(batch)
+        return f"dropped batch {batch} ({status}, {rows:,} cases); the champion is unchanged"
+
+
+def ledger_table(settings: Settings) -> pd.DataFrame:
+    """The ledger as a table: batch, status, rows, source, when, note."""
+    ledger = TrainingStore.for_settings(settings).ledger()
+    columns = ["batch", "status", "rows", "source", "when", "note"]
+    return pd.DataFrame([{"batch": b, **e} for b, e in ledger.items()], columns=columns).fillna("")
 
 
 def quarantine(path: Path, error: Exception, settings: Settings) -> Path:
@@ -196,10 +266,17 @@ def _decision_run(settings: Settings, source: str, decision: str, tags: dict) ->
 
 
 def _record(
-    run_id: str, source: str, drift: pd.DataFrame, gates: pd.DataFrame, decision: str
+    run_id: str,
+    source: str,
+    drift: pd.DataFrame | None,
+    gates: pd.DataFrame,
+    decision: str,
+    reason: str,
 ) -> None:
     client = mlflow.MlflowClient()
     client.set_tag(run_id, "gate_decision", decision)
-    client.log_table(run_id, drift, "drift_report.json")
+    client.set_tag(run_id, "gate_reason", reason[:5000])
     client.log_table(run_id, gates, "gate_table.json")
-    client.log_text(run_id, drift_html(drift, source), "drift_report.html")
+    if drift is not None:
+        client.log_table(run_id, drift, "drift_report.json")
+        client.log_text(run_id, drift_html(drift, source), "drift_report.html")

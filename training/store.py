@@ -7,9 +7,11 @@ Layout under ``<data dir>/store``::
     ledger.json                                     each batch: rows, status, when
 
 A batch is ``pending`` while its challenger is judged, then ``active`` (part of the training set)
-or ``held`` (kept, flagged, out of training until ``casework retrain --accept``). Files are
-written to a temp name and renamed; the ledger is written last, so a batch whose process died
-before its ledger entry is an orphan that :meth:`TrainingStore.recover` removes.
+or ``held`` (kept, flagged, out of training until ``casework retrain --accept``); ``failed`` when
+its challenger could not be trained or gated (the error is in the ledger; resending the file or
+``--accept`` retries it, ``--drop`` removes it). Files are written to a temp name and renamed;
+the ledger is written last, so a batch whose process died before its ledger entry is an orphan
+that :meth:`TrainingStore.recover` removes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pandas as pd
 from features.readers import write_table
 from features.settings import Settings
 
-ACTIVE, PENDING, HELD = "active", "pending", "held"
+ACTIVE, PENDING, HELD, FAILED = "active", "pending", "held", "failed"
 BASE_BATCH = "base"
 
 
@@ -94,13 +96,23 @@ class TrainingStore:
         self._write_ledger(ledger)
         return len(new)
 
-    def set_status(self, batch: str, status: str) -> None:
-        """Mark a batch active, held or pending."""
+    def set_status(self, batch: str, status: str, note: str = "") -> None:
+        """Mark a batch active, held, pending or failed (``note``: why, shown by --status)."""
         ledger = self.ledger()
         if batch not in ledger:
             raise KeyError(batch)
-        ledger[batch] = {**ledger[batch], "status": status}
+        ledger[batch] = {**ledger[batch], "status": status, "note": note}
         self._write_ledger(ledger)
+
+    def drop(self, batch: str) -> int:
+        """Remove a batch (ledger entry first, then its files); return its stored rows."""
+        ledger = self.ledger()
+        entry = ledger.pop(batch)
+        self._write_ledger(ledger)
+        for path in self._files():
+            if path.stem == batch:
+                path.unlink()
+        return int(entry["rows"])
 
     def recover(self) -> list[Path]:
         """Remove files of batches with no ledger entry (a process died while appending)."""
@@ -121,11 +133,13 @@ class TrainingStore:
     def batch_cases(self, batch: str) -> pd.DataFrame:
         """The stored cases of one batch."""
         files = [p for p in self._files() if p.stem == batch]
-        return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+        if not files:
+            return pd.DataFrame()
+        return pd.concat([pd.read_parquet(p) for p in sorted(files)], ignore_index=True)
 
     def case_ids(self, include_held: bool = False) -> pd.Series:
-        """Every stored case id (of active and pending batches, and held ones if asked)."""
-        statuses = (ACTIVE, PENDING, HELD) if include_held else (ACTIVE, PENDING)
+        """Every stored case id (of active, pending and failed batches, held ones if asked)."""
+        statuses = (ACTIVE, PENDING, FAILED) + ((HELD,) if include_held else ())
         stored = self.cases(statuses)
         return stored["case_id"] if len(stored) else pd.Series(dtype=str)
 

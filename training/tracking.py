@@ -84,7 +84,15 @@ def log_training(
     metrics = result.metrics
     name = None if run_id else _run_name(trained_on)
     with mlflow.start_run(run_id=run_id, run_name=name) as parent:
-        mlflow.log_params({**params, "judgements_skipped": len(result.skipped)})
+        mlflow.log_params(
+            {
+                **params,
+                "judgements_skipped": len(result.skipped),
+                "split": result.split.mode,
+                "split_kept_share": round(result.split.kept_share, 4),
+                "split_test_rows": len(result.split.test),
+            }
+        )
         mlflow.set_tags({f"data.{k}": v for k, v in trained_on.items()})
         dataset = mlflow.data.from_pandas(
             cases, source=source, name="inspected_cases", digest=str(trained_on["sha256"])[:32]

@@ -1,10 +1,11 @@
 """Train and evaluate the 12 judgement models with their baselines on one inspected table.
 
-Steps: temporal holdout (officers on one side) → per judgement, the applicable rows → LightGBM
+Steps: temporal holdout (officers on one side) → per judgement, the judged rows (sufficient or
+insufficient: ``not_applicable``, ``not_inspected`` and empty cells are left out) → LightGBM
 (grouped CV, early stopping, calibration), L2 logistic regression and prevalence on the training
-rows → every metric on the test rows, design-weighted (1/π) and unweighted. When the table has
-``inclusion_probability`` the models are fitted with normalised weights 1/π, so they target the
-caseload's loss rather than the sample's.
+rows → every metric on the test rows, design-weighted and unweighted. When any case carries
+``inclusion_probability`` the models are fitted with :func:`design_weights`, so they target the
+caseloads' loss rather than the samples'.
 """
 
 from __future__ import annotations
@@ -17,15 +18,30 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from features.contract import INCLUSION_PROBABILITY, INSUFFICIENT, JUDGEMENTS, NOT_APPLICABLE
+from features.contract import (
+    INCLUSION_PROBABILITY,
+    INSUFFICIENT,
+    JUDGEMENTS,
+    NOT_INSPECTED,
+    SUFFICIENT,
+)
+from features.errors import InputError
 from features.pipeline import CaseFeatures
 from training.baselines import PrevalenceClassifier, logistic_baseline
 from training.bundle import CaseworkModel
 from training.judgement_model import JudgementClassifier
 from training.metrics import evaluate, reliability_curve
-from training.splits import OfficerFolds, TemporalSplit, officer_folds, temporal_holdout
+from training.splits import (
+    OfficerFolds,
+    TemporalSplit,
+    officer_folds,
+    reference_holdout,
+    temporal_holdout,
+)
 
 MIN_APPLICABLE = 200
+CV_FOLDS = 5
+NO_VERDICT = (NOT_INSPECTED, "nan", "None", "")  # cells of a case that was never examined
 MODELS = ("lightgbm", "logistic", "prevalence")
 
 
@@ -41,11 +57,44 @@ class TrainingResult:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+def judged(values: np.ndarray) -> np.ndarray:
+    """Where a judgement column holds a verdict: sufficient or insufficient.
+
+    ``not_applicable``, ``not_inspected`` (a drawn case that could not be examined) and empty
+    cells carry no label, so training, metrics and gates all leave them out.
+    """
+    return np.isin(np.asarray(values).astype(str), (SUFFICIENT, INSUFFICIENT))
+
+
 def design_weights(cases: pd.DataFrame) -> np.ndarray | None:
-    """1/π for each case when the table carries inclusion probabilities, else None."""
+    """Each case's weight in training, metrics and gates, or None when no case carries π.
+
+    The one rule for a store mixing designs: a case with ``inclusion_probability`` π counts
+    1/π; a case without (a legacy equal-chance inspection) counts as its inspection's other
+    cases on average (1 when none has π: equal chance within the inspection). Weights are then
+    scaled so that each inspection (``inspection_id``) sums to its number of inspected cases,
+    so no inspection dominates by the size of the caseload it was drawn from. A case with no
+    verdict at all (every judgement ``not_inspected`` or empty) weighs 0.
+    """
     if INCLUSION_PROBABILITY not in cases:
         return None
-    return 1.0 / cases[INCLUSION_PROBABILITY].to_numpy(dtype=float)
+    pi = pd.to_numeric(cases[INCLUSION_PROBABILITY], errors="coerce").to_numpy(dtype=float)
+    known = np.isfinite(pi) & (pi > 0)
+    if not known.any():
+        return None
+    present = [j for j in JUDGEMENTS if j in cases]
+    inspected = ~cases[present].astype(str).isin(NO_VERDICT).all(axis=1).to_numpy() | (not present)
+    inspection = (
+        pd.factorize(cases["inspection_id"].astype(str))[0]
+        if "inspection_id" in cases
+        else np.zeros(len(cases), dtype=int)
+    )
+    table = pd.DataFrame({"inspection": inspection, "raw": np.where(known, 1.0 / pi, np.nan)})
+    by = table.groupby("inspection")["raw"]
+    raw = table["raw"].fillna(by.transform("mean")).fillna(1.0).to_numpy() * inspected
+    total = pd.Series(raw).groupby(inspection).transform("sum").to_numpy()
+    count = pd.Series(inspected.astype(float)).groupby(inspection).transform("sum").to_numpy()
+    return np.divide(raw * count, total, out=np.zeros(len(raw)), where=total > 0)
 
 
 def data_fingerprint(cases: pd.DataFrame) -> dict[str, object]:
@@ -97,9 +146,25 @@ class JudgementRows:
     skip_reason: str | None  # why no model can be fitted, or None
 
 
-def prepare(cases: pd.DataFrame, seed: int = 0, exclude_officers: object = ()) -> ModelInputs:
-    """Temporal holdout, fitted features, design weights and officer folds of a table."""
-    split = temporal_holdout(cases, exclude_officers=exclude_officers)
+def prepare(
+    cases: pd.DataFrame, seed: int = 0, exclude_officers: object = (), test_ids: object = None
+) -> ModelInputs:
+    """Temporal holdout (or the fixed test cases ``test_ids``), fitted features, design weights
+    and officer folds of a table."""
+    split = (
+        temporal_holdout(cases, exclude_officers=exclude_officers, seed=seed)
+        if test_ids is None
+        else reference_holdout(cases, cases["case_id"].isin(pd.Index(test_ids)).to_numpy())
+    )
+    trained_officers = len(np.unique(cases["officer_id"].to_numpy()[split.train]))
+    if trained_officers < CV_FOLDS or not len(split.test):
+        raise InputError(
+            f"too little data to train: {len(cases):,} cases give {len(split.train):,} training "
+            f"cases from {trained_officers} officers and {len(split.test):,} test cases "
+            f"({split.mode} split, {split.dropped:,} training-period cases held out because "
+            f"their officer is in the test); at least {CV_FOLDS} training officers and one "
+            "test case are needed"
+        )
     features = CaseFeatures().fit(cases)
     officers = pd.factorize(cases["officer_id"])[0]  # integer codes: fast grouping
     return ModelInputs(
@@ -108,14 +173,14 @@ def prepare(cases: pd.DataFrame, seed: int = 0, exclude_officers: object = ()) -
         X=features.transform(cases),
         weight=design_weights(cases),
         officers=officers,
-        folds=officer_folds(_stratum(cases), officers, n_splits=5, seed=seed),
+        folds=officer_folds(_stratum(cases), officers, n_splits=CV_FOLDS, seed=seed),
     )
 
 
 def judgement_rows(cases: pd.DataFrame, inputs: ModelInputs, judgement: str) -> JudgementRows:
-    """The rows where ``judgement`` applies on each side of the split, and whether to skip it."""
+    """The judged rows of ``judgement`` on each side of the split, and whether to skip it."""
     values = cases[judgement].astype(str).to_numpy()
-    applies = values != NOT_APPLICABLE
+    applies = judged(values)
     y = (values == INSUFFICIENT).astype(int)
     split, weight = inputs.split, inputs.weight
     train_rows = split.train[applies[split.train]]
@@ -123,7 +188,7 @@ def judgement_rows(cases: pd.DataFrame, inputs: ModelInputs, judgement: str) -> 
     skip = None
     if len(train_rows) < MIN_APPLICABLE or len(np.unique(y[train_rows])) < 2:
         skip = (
-            f"{len(train_rows)} applicable training cases (at least {MIN_APPLICABLE} "
+            f"{len(train_rows)} judged training cases (at least {MIN_APPLICABLE} "
             "with both outcomes needed)"
         )
     w_train = None if weight is None else weight[train_rows] / weight[train_rows].mean()
@@ -136,13 +201,15 @@ def train(
     model_params: dict[str, object] | None = None,
     on_judgement: Callable[[str], None] | None = None,
     exclude_officers: object = (),
+    test_ids: object = None,
 ) -> TrainingResult:
     """Fit, calibrate and evaluate one model per judgement on a validated inspected table.
 
     ``model_params`` (e.g. tuned by ``training.tuning``) go to every ``JudgementClassifier``.
-    Officers in ``exclude_officers`` (those of a reference holdout) never reach training.
+    Officers in ``exclude_officers`` never reach training. With ``test_ids`` (the retraining
+    job's reference holdout) those cases are the test set instead of the latest dates.
     """
-    inputs = prepare(cases, seed, exclude_officers)
+    inputs = prepare(cases, seed, exclude_officers, test_ids)
     split, features, X, weight = inputs.split, inputs.features, inputs.X, inputs.weight
     officers, nominal = inputs.officers, inputs.nominal
 
@@ -193,10 +260,18 @@ def train(
         if on_judgement is not None:
             on_judgement(judgement)
 
+    if not models:
+        raise InputError(
+            f"too little data to train: no judgement has {MIN_APPLICABLE} judged training cases "
+            f"with both outcomes ({len(split.train):,} training cases after the {split.mode} "
+            f"split of {len(cases):,}); e.g. {JUDGEMENTS[0]}: {skipped[JUDGEMENTS[0]]}"
+        )
     metadata = {
         "trained_on": data_fingerprint(cases),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "test_cutoff": split.cutoff.date().isoformat(),
+        "split": split.mode,
+        "split_kept_share": round(split.kept_share, 4),
         "design_weighted": weight is not None,
         "skipped": skipped,
     }
@@ -220,6 +295,8 @@ def metrics_summary(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
 
     Kept in the bundle's metadata so the service's ``GET /model`` needs no MLflow server.
     """
+    if metrics.empty:
+        return {}
     ours = metrics[metrics["model"] == "lightgbm"]
     if "design" in set(ours["weighting"]):
         ours = ours[ours["weighting"] == "design"]
@@ -232,8 +309,8 @@ def metrics_summary(metrics: pd.DataFrame) -> dict[str, dict[str, float]]:
 def _stratum(cases: pd.DataFrame) -> np.ndarray:
     """Tertile of each case's share of insufficient judgements: the CV stratification label."""
     values = cases[list(JUDGEMENTS)].astype(str)
-    judged = (values != NOT_APPLICABLE).sum(axis=1).clip(lower=1)
-    share = (values == INSUFFICIENT).sum(axis=1) / judged
+    verdicts = values.isin((SUFFICIENT, INSUFFICIENT)).sum(axis=1).clip(lower=1)
+    share = (values == INSUFFICIENT).sum(axis=1) / verdicts
     return np.digitize(share, np.quantile(share, [1 / 3, 2 / 3]))
 
 

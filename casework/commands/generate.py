@@ -32,6 +32,23 @@ def generate_command(
         bool,
         typer.Option("--calibration-report", help="Print generated vs published figures."),
     ] = False,
+    whole_caseloads: Annotated[
+        bool,
+        typer.Option("--whole-caseloads", help="Frame of whole caseloads, not the window."),
+    ] = False,
+    years: Annotated[
+        float | None,
+        typer.Option("--years", min=0.1, help="Years of inspections (default: 2016-01..2020-03)."),
+    ] = None,
+    officer_turnover: Annotated[
+        float | None,
+        typer.Option(
+            "--officer-turnover",
+            min=0.01,
+            max=1.0,
+            help="Share of officers leaving each year (default: the calibrated ~0.8).",
+        ),
+    ] = None,
 ) -> None:
     """Write OUT/inspected.parquet and OUT/frame.parquet (deterministic for a seed)."""
     settings = get_settings()
@@ -39,9 +56,22 @@ def generate_command(
         raise InputError("--cases and --frame-cases must be at least 1")
     out = out or settings.data_dir
     seed = settings.seed if seed is None else seed
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the folder should be, no permission...
+        raise InputError(
+            f"--out must be a folder ({exc.strerror or exc})", source=str(out)
+        ) from None
     with console.status(f"generating {cases:,} inspected and {frame_cases:,} frame cases"):
-        data = generate(cases, frame_cases, seed, with_truth=with_truth)
-    out.mkdir(parents=True, exist_ok=True)
+        data = generate(
+            cases,
+            frame_cases,
+            seed,
+            with_truth=with_truth,
+            whole_caseloads=whole_caseloads,
+            years=years,
+            turnover=officer_turnover,
+        )
     write_table(data.inspected, out / "inspected.parquet")
     write_table(data.frame, out / "frame.parquet")
     console.print(f"wrote {out / 'inspected.parquet'} ({len(data.inspected):,} inspected cases)")

@@ -11,12 +11,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from casework.app import command, console, errors
+from casework.commands.explain import champion
 from features.contract import JUDGEMENTS
-from features.errors import InputError
 from features.readers import write_table
 from features.settings import get_settings
 from features.validation import load_table
-from training.job import load_model, run_training
+from training.job import run_training
 from training.model_card import metrics_table
 from training.tuning import TrialRecord
 
@@ -70,6 +70,11 @@ def train_command(
             f"tuned over {len(outcome.tuning.trials)} trials: best is trial {chosen.number} "
             f"(CV log loss {chosen.log_loss:.4f}): {shown}"
         )
+    split = result.split
+    console.print(
+        f"split: {split.mode} ({len(split.train):,} training cases, {split.kept_share:.0%} of "
+        f"the training period; {len(split.test):,} test cases from {split.cutoff.date()})"
+    )
     for judgement, reason in result.skipped.items():
         errors.print(f"warning: {judgement} skipped: {reason}")
     weighting = "design" if result.model.metadata.get("design_weighted") else "unweighted"
@@ -96,11 +101,8 @@ def score_command(
     """Score every case: p_insufficient__<judgement> for the 12 judgements and risk_score."""
     settings = get_settings()
     frame = load_table(data, kind="frame")
-    try:
-        bundle = load_model(settings, model)
-    except FileNotFoundError as missing:
-        raise InputError(f"no champion model at {missing}: run casework train first") from None
-    scores = bundle.predict(frame)
+    with console.status(f"scoring {len(frame):,} cases (12 judgements)"):
+        scores = champion(settings, model).predict(frame)
     write_table(scores, out)
     console.print(f"wrote {out} ({len(scores):,} cases scored)")
 

@@ -10,11 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.contract import INCLUSION_PROBABILITY, INSUFFICIENT, NOT_APPLICABLE, truth_column
+from features.contract import (
+    INCLUSION_PROBABILITY,
+    INSUFFICIENT,
+    JUDGEMENTS,
+    NOT_APPLICABLE,
+    truth_column,
+)
 from features.generator import generate
 from features.pipeline import CaseFeatures
 from training.baselines import logistic_baseline
 from training.metrics import expected_calibration_error
+from training.trainer import design_weights
 
 JUDGEMENT = "planning_safety"
 SAMPLE_SIZE = 12_000
@@ -87,3 +94,27 @@ def test_weighted_logistic_baseline_recovers_the_caseload_share(population) -> N
     X_pop = features.transform(judged_pop)
     truth = judged_pop[truth_column(JUDGEMENT)].mean()
     assert abs(weighted.predict_proba(X_pop)[:, 1].mean() - truth) < 0.01
+
+
+def test_one_weight_rule_for_a_store_mixing_designs() -> None:
+    # Two legacy equal-chance inspections (no π), one risk-weighted sample with π, in which one
+    # case could not be inspected. The old rule gave NaN to every legacy row.
+    pi = [np.nan] * 5 + [0.5, 0.25, 0.1, 0.1]
+    values = ["sufficient"] * 8 + ["not_inspected"]
+    cases = pd.DataFrame(
+        {
+            "inspection_id": ["A", "A", "A", "B", "B", "C", "C", "C", "C"],
+            INCLUSION_PROBABILITY: pi,
+            **{j: values for j in JUDGEMENTS},
+        }
+    )
+    w = design_weights(cases)
+    assert not np.isnan(w).any()
+    np.testing.assert_allclose(w[:5], 1.0)  # equal chance within their inspection
+    # 1/π among the three inspected cases of C, scaled to sum to their count
+    np.testing.assert_allclose(w[5:8], np.array([2.0, 4.0, 10.0]) * 3 / 16)
+    assert w[8] == 0.0
+    assert pd.Series(w).groupby(cases["inspection_id"]).sum().tolist() == pytest.approx([3, 2, 3])
+    assert design_weights(cases.drop(columns=INCLUSION_PROBABILITY)) is None
+    legacy_only = cases.assign(**{INCLUSION_PROBABILITY: np.nan})
+    assert design_weights(legacy_only) is None

@@ -1,7 +1,7 @@
 """The retraining job end to end: promote, keep, reject, idempotence, crashes, lock, rollback.
 
-One base champion is trained per module on the first 60% of a generator history (by inspection
-date); the rest is the new batch. Each test works on its own copy of that workspace.
+One base champion is trained per module on the first 60% of a 5,000-case generator history (by
+inspection date); the rest is the new batch. Each test works on its own copy of that workspace.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def _env(root: Path) -> dict[str, str]:
 def history(tmp_path_factory) -> Path:
     """A workspace whose champion (v1) was trained on the older part of a history."""
     root = tmp_path_factory.mktemp("history")
-    cases = generate(50_000, 50_000, seed=11).inspected
+    cases = generate(5_000, 2_000, seed=11).inspected
     cut = cases["inspection_date"].quantile(0.6)
     cases[cases["inspection_date"] <= cut].to_parquet(root / "base.parquet")
     newer = cases[cases["inspection_date"] > cut]
@@ -102,7 +102,8 @@ def _store_snapshot(work: Path) -> tuple[str, list[str]]:
 def test_a_better_batch_is_promoted_then_resending_it_changes_nothing(history, work) -> None:
     promoted = _retrain("--new", str(history / "good.parquet"))
     assert promoted.exit_code == 0, promoted.output
-    assert "promoted version 2" in promoted.output and "Promotion gates" in promoted.output
+    sentence = promoted.output.index("promoted: no judgement worse beyond the margins")
+    assert sentence < promoted.output.index("Promotion gates") < promoted.output.index("version 2")
     assert _aliases() == {"champion": "2", "challenger": "2"}
     assert exported_version(get_settings()) == "2"
     assert exported_version(get_settings(), "previous") == "1"
@@ -118,11 +119,11 @@ def test_a_better_batch_is_promoted_then_resending_it_changes_nothing(history, w
     assert rolled.exit_code == 0 and "version 1" in rolled.output
     assert _aliases()["champion"] == "1" and exported_version(get_settings()) == "1"
     client = connect(get_settings())
-    decisions = {
-        r.data.tags.get("gate_decision")
-        for r in client.search_runs([client.get_experiment_by_name("casework").experiment_id])
-    }
+    runs = client.search_runs([client.get_experiment_by_name("casework").experiment_id])
+    decisions = {r.data.tags.get("gate_decision") for r in runs}
     assert {"promoted", "already processed"} <= decisions
+    (reason,) = [r.data.tags["gate_reason"] for r in runs if "gate_reason" in r.data.tags]
+    assert reason.startswith("promoted: no judgement worse")
 
 
 @pytest.mark.slow
@@ -130,19 +131,76 @@ def test_a_batch_of_shuffled_labels_keeps_the_champion_and_is_held_back(history,
     before = os.readlink(work / "models" / "champion")
     kept = _retrain("--new", str(history / "shuffled.parquet"))
     assert kept.exit_code == 3, kept.output
-    assert "champion kept" in kept.output
+    assert "champion kept: the new cases' labels disagree with the champion" in kept.output
     assert os.readlink(work / "models" / "champion") == before
     assert _aliases() == {"champion": "1", "challenger": "2"}
     store = TrainingStore(work / "data" / "store")
     held = [b for b, e in store.ledger().items() if e["status"] == "held"]
-    assert len(held) == 1
+    assert len(held) == 1 and "disagree" in store.ledger()[held[0]]["note"]
     assert not store.cases()["case_id"].isin(store.batch_cases(held[0])["case_id"]).any()
-    admitted = _retrain("--accept", held[0])
-    assert admitted.exit_code == 0 and store.ledger()[held[0]]["status"] == "active"
+    status = _retrain("--status")
+    assert status.exit_code == 0 and held[0] in status.output and "held" in status.output
+
+
+@pytest.mark.slow
+def test_a_failed_challenger_is_marked_failed_then_accept_retries_and_drop_removes(
+    history, work, monkeypatch
+) -> None:
+    before = _store_snapshot(work)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("training.retrain.train", broken)
+    crashed = _retrain("--new", str(history / "good.parquet"))
+    assert crashed.exit_code == 1 and "disk full" in crashed.output
+    store = TrainingStore(work / "data" / "store")
+    (batch,) = [b for b in store.ledger() if b != "base"]
+    assert store.ledger()[batch]["status"] == "failed"  # never left pending
+    assert store.ledger()[batch]["note"] == "RuntimeError: disk full"
+    assert batch in _retrain("--status").output
+    assert _retrain("--accept", batch).exit_code == 1  # still broken: failed again
+    assert store.ledger()[batch]["status"] == "failed"
+
+    monkeypatch.undo()
+    retried = _retrain("--accept", batch)  # retrain with the batch, gate, promote
+    assert retried.exit_code == 0, retried.output
+    assert "promoted:" in retried.output and store.ledger()[batch]["status"] == "active"
+    assert _aliases()["champion"] == "2"
+    dropped = _retrain("--drop", batch)
+    assert dropped.exit_code == 0 and "champion is unchanged" in dropped.output
+    assert _store_snapshot(work)[1] == before[1]
+    assert _aliases()["champion"] == "2"
+    assert _retrain("--drop", "base").exit_code == 2
+    assert _retrain("--accept", "nosuchbatch").exit_code == 2
+
+
+@pytest.mark.slow
+def test_a_judged_sample_with_inclusion_probabilities_joins_a_store_without_them(
+    history, work
+) -> None:
+    # Past inspections were equal-chance (no π); the first risk-weighted sample carries π.
+    # The old job crashed here: "Input sample_weight contains NaN", exit 1, batch pending.
+    batch = pd.read_parquet(history / "good.parquet")
+    rng = np.random.default_rng(3)
+    batch["inclusion_probability"] = rng.uniform(0.05, 1.0, len(batch))
+    batch["stratum"] = "all"  # a design column of the judged file, kept and ignored
+    path = work.parent / "weighted.parquet"
+    batch.to_parquet(path)
+    mixed = _retrain("--new", str(path))
+    assert mixed.exit_code in (0, 3), mixed.output
+    store = TrainingStore(work / "data" / "store")
+    assert {e["status"] for e in store.ledger().values()} <= {"active", "held"}
+    stored = store.cases(("active", "held"))
+    assert len(stored) + len(store.reference()) == len(
+        pd.read_parquet(history / "base.parquet")
+    ) + len(batch)
+    assert stored["inclusion_probability"].isna().sum() == len(stored) - len(batch)
 
 
 def test_a_malformed_batch_is_quarantined_and_appends_nothing(history, work) -> None:
     before = _store_snapshot(work)
+    champion = os.readlink(work / "models" / "champion")
     rejected = _retrain("--new", str(history / "malformed.csv"))
     assert rejected.exit_code == 2
     assert "officer_caseload" in rejected.output and "line 6" in rejected.output
@@ -150,6 +208,18 @@ def test_a_malformed_batch_is_quarantined_and_appends_nothing(history, work) -> 
     (folder,) = (work / "data" / "quarantine").iterdir()
     assert (folder / "malformed.csv").exists()
     assert "officer_caseload" in (folder / "error.txt").read_text()
+    assert os.readlink(work / "models" / "champion") == champion
+    assert _aliases()["champion"] == "1"
+
+
+def test_a_dry_run_writes_nothing_and_says_where_the_report_would_go(history, work) -> None:
+    before = _store_snapshot(work)
+    dry = _retrain("--new", str(history / "good.parquet"), "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    said = " ".join(dry.output.split())
+    assert "nothing written" in said and "report would go to" in said
+    assert _store_snapshot(work) == before
+    assert not list((work / "reports").glob("drift-*.html"))
 
 
 def test_a_second_retrain_waits_for_none_and_says_why(history, work) -> None:
@@ -163,7 +233,7 @@ def test_a_second_retrain_waits_for_none_and_says_why(history, work) -> None:
 def test_killed_at_each_step_the_store_and_champion_stay_consistent(history, work) -> None:
     env = {**os.environ, **_env(work)}
     command = [sys.executable, "-m", "casework", "retrain", "--new", str(history / "good.parquet")]
-    for step in ("append", "train", "export"):
+    for step in ("append", "export"):
         died = subprocess.run(
             command, env={**env, "CASEWORK_FAULT_POINT": step}, capture_output=True, text=True
         )

@@ -6,9 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
 
+from casework.cli import app
 from features.contract import JUDGEMENTS, NOT_APPLICABLE, truth_column
-from training.splits import temporal_holdout
+from features.generator import generate
+from training.splits import MAX_DROPPED_SHARE, temporal_holdout
 from training.trainer import MIN_APPLICABLE, train
 
 
@@ -72,3 +75,44 @@ def test_a_judgement_with_too_few_applicable_cases_is_skipped(small_data) -> Non
     assert scores["p_insufficient__review_safety"].isna().all()
     assert scores["risk_score"].notna().all()
     assert set(result.model.models) == set(JUDGEMENTS) - {"review_safety"}
+
+
+@pytest.fixture(scope="module")
+def long_staying() -> pd.DataFrame:
+    """An imported-like table: ~800 officers who all stay, inspected over three years."""
+    return generate(3_000, 12_400, seed=3, years=3, turnover=0.01).inspected
+
+
+def test_officers_who_stay_for_years_get_an_officer_grouped_split(long_staying) -> None:
+    cases = long_staying
+    split = temporal_holdout(cases)
+    assert split.mode == "officer-grouped"
+    officers = cases["officer_id"].to_numpy()
+    assert set(officers[split.train]).isdisjoint(officers[split.test])
+    dates = cases["inspection_date"].to_numpy()
+    assert dates[split.train].max() <= dates[split.test].min()
+    assert split.kept_share >= 1 - MAX_DROPPED_SHARE
+    print(f"officers {len(set(officers))}, kept {split.kept_share:.1%}, test {len(split.test)}")
+    # officers come and go (the calibrated turnover): no officer on both sides, at little cost
+    churning = generate(3_000, 12_400, seed=3).inspected
+    assert temporal_holdout(churning).mode == "temporal"
+
+
+@pytest.mark.slow
+def test_train_on_officers_who_stay_for_years_exits_0(long_staying, workspace) -> None:
+    # The old split dropped every training case (all officers were in the test period):
+    # "internal error: KeyError: 'model'", exit 1.
+    path = workspace / "imported.parquet"
+    long_staying.to_parquet(path)
+    result = CliRunner().invoke(app, ["train", "--data", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "split: officer-grouped" in result.output
+
+
+def test_too_little_data_to_train_is_exit_2_naming_the_count(small_data, workspace) -> None:
+    path = workspace / "tiny.csv"
+    small_data.inspected.head(150).to_csv(path, index=False)
+    result = CliRunner().invoke(app, ["train", "--data", str(path)])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "too little data to train" in message and "split of 150)" in message
