@@ -26,7 +26,7 @@ from scipy import special
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from features.contract import JUDGEMENTS
+from features.contract import AIMS, JUDGEMENTS
 from training.bundle import CaseworkModel
 from training.judgement_model import JudgementClassifier, calibrate
 
@@ -126,9 +126,11 @@ def global_importance(model: CaseworkModel, frame: pd.DataFrame) -> pd.DataFrame
 def explain_cases(model: CaseworkModel, frame: pd.DataFrame, top: int = 5) -> list[dict]:
     """Each case's ``top`` drivers per judgement, as the API's ``/explain`` answer (CONTRACT §6).
 
-    ``{"case_id", "judgements": {"<judgement>": [{"feature", "value", "contribution", "text"}]}}``
-    where ``contribution`` is on the probability scale and drivers are ranked by |log-odds
-    contribution|. A judgement skipped in training has an empty list.
+    ``{"case_id", "judgements": {"<judgement>": [{"feature", "value", "contribution", "text"}]},
+    "probability": {"<judgement>": p}, "base_probability": {"<judgement>": p_base}}`` where
+    ``contribution`` is on the probability scale and drivers are ranked by |log-odds
+    contribution|; the base probability plus every feature's contribution (not only the top
+    ones) is the probability. A judgement skipped in training has an empty list and None.
     """
     X = model.matrix(frame)
     names = list(X.columns)
@@ -138,10 +140,14 @@ def explain_cases(model: CaseworkModel, frame: pd.DataFrame, top: int = 5) -> li
     explanations = []
     for i, case_id in enumerate(case_ids):
         judgements: dict[str, list[dict]] = {}
+        chance: dict[str, float | None] = {}
+        base: dict[str, float | None] = {}
         for judgement in JUDGEMENTS:
             if judgement not in shap:
-                judgements[judgement] = []
+                judgements[judgement], chance[judgement], base[judgement] = [], None, None
                 continue
+            chance[judgement] = float(shap[judgement].p[i])
+            base[judgement] = shap[judgement].base_probability
             log_odds = shap[judgement].log_odds[i]
             probability = shap[judgement].probability[i]
             order = np.argsort(-np.abs(log_odds), kind="stable")[:top]
@@ -149,8 +155,45 @@ def explain_cases(model: CaseworkModel, frame: pd.DataFrame, top: int = 5) -> li
                 _driver(names[k], values[names[k]][i], float(probability[k]), judgement)
                 for k in order
             ]
-        explanations.append({"case_id": case_id, "judgements": judgements})
+        explanations.append(
+            {
+                "case_id": case_id,
+                "judgements": judgements,
+                "probability": chance,
+                "base_probability": base,
+            }
+        )
     return explanations
+
+
+def drivers_by_aim(explanation: dict, top: int = 3) -> dict[str, list[dict]]:
+    """A case's ``top`` drivers per aim (engagement, desistance, safety), from ``explain_cases``
+    run with every feature: each feature's contribution averaged over the aim's judgements.
+
+    ``{"<aim>": [{"feature", "value", "contribution", "text"}]}``, ranked by |contribution|.
+    """
+    by_aim: dict[str, list[dict]] = {}
+    for aim in AIMS:
+        parts: dict[str, list[float]] = {}
+        values: dict[str, object] = {}
+        for judgement in JUDGEMENTS:
+            if judgement.endswith(f"_{aim}"):
+                for driver in explanation["judgements"][judgement]:
+                    parts.setdefault(driver["feature"], []).append(driver["contribution"])
+                    values[driver["feature"]] = driver["value"]
+        mean = {feature: float(np.mean(c)) for feature, c in parts.items()}
+        ranked = sorted(mean, key=lambda feature: -abs(mean[feature]))[:top]
+        by_aim[aim] = [
+            {
+                "feature": feature,
+                "value": values[feature],
+                "contribution": mean[feature],
+                "text": f"{FEATURE_LABELS.get(feature, feature)} {_shown(values[feature])}: "
+                f"{_signed(mean[feature])}",
+            }
+            for feature in ranked
+        ]
+    return by_aim
 
 
 def _calibrated(calibrator: object, margin: np.ndarray) -> np.ndarray:

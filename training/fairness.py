@@ -10,7 +10,10 @@ least half of its applicable key judgements were found insufficient. Per group:
   supervised cases; precision: share poorly supervised among selected cases;
 - calibration: insufficient judgements found over those expected (the sum of
   ``p_insufficient`` over applicable judgements); 1 means calibrated for the group;
-- group size (cases).
+- group size (cases); groups under 50 cases are marked small and left out of the ratios.
+
+Groupings: gender, ethnicity, age band, and gender × ethnicity (intersectional groups, many of
+them small).
 
 95% intervals are percentile bootstraps that resample cases within each group. A disparity ratio
 is the lowest over the highest group value among groups of at least 50 cases; its interval is
@@ -21,6 +24,7 @@ model inputs by default, so any disparity arrives through proxies (provider, cas
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,11 +38,13 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from features.contract import INSUFFICIENT, JUDGEMENTS, NOT_APPLICABLE, RISK_SCORE, score_column
+from features.contract import INSUFFICIENT, JUDGEMENTS, RISK_SCORE, score_column
 from training.gates import AGE_BANDS, MIN_GROUP, TOP_SHARE
 from training.trainer import design_weights
+from training.trainer import judged as has_verdict
 
 FLAG_BELOW = 0.8
+INTERSECTION = "gender × ethnicity"
 N_BOOT = 200
 METRICS: tuple[str, ...] = ("selection_rate", "fpr", "fnr", "precision", "calibration")
 METRIC_LABELS = {
@@ -54,7 +60,7 @@ METRIC_LABELS = {
 class FairnessAudit:
     """Per-group metrics with intervals, and the disparity ratio of each metric."""
 
-    groups: pd.DataFrame  # characteristic, group, n, <metric>, <metric>_low, <metric>_high
+    groups: pd.DataFrame  # characteristic, group, n, small, <metric>, <metric>_low, _high
     disparities: pd.DataFrame  # characteristic, metric, ratio, ratio_low, ratio_high, flagged
 
 
@@ -77,7 +83,7 @@ def riskiest(risk: np.ndarray, weight: np.ndarray, share: float = TOP_SHARE) -> 
 def case_outcomes(cases: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Per case: selected, poorly supervised, insufficient found and expected, design weight."""
     values = cases[list(JUDGEMENTS)].astype(str).to_numpy()
-    judged = values != NOT_APPLICABLE
+    judged = has_verdict(values)
     p = scores[[score_column(j) for j in JUDGEMENTS]].to_numpy(dtype=float)
     found = (values == INSUFFICIENT).sum(axis=1)
     weight = design_weights(cases)
@@ -94,11 +100,14 @@ def case_outcomes(cases: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def characteristics(cases: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The audited groupings: gender, ethnicity and age band of each case."""
+    """The audited groupings: gender, ethnicity, age band and gender × ethnicity of each case."""
+    gender = cases["gender"].astype(str).to_numpy()
+    ethnicity = cases["ethnicity"].astype(str).to_numpy()
     return {
-        "gender": cases["gender"].astype(str).to_numpy(),
-        "ethnicity": cases["ethnicity"].astype(str).to_numpy(),
+        "gender": gender,
+        "ethnicity": ethnicity,
         "age band": age_band(cases["age"]),
+        INTERSECTION: np.char.add(np.char.add(gender.astype(str), " × "), ethnicity.astype(str)),
     }
 
 
@@ -115,8 +124,11 @@ def audit_fairness(
         for group in by_group.index:
             rows = outcomes[labels == group]
             replicates[group] = _bootstrap(rows, n_boot, rng)  # (n_boot, metrics)
-            low, high = np.nanpercentile(replicates[group], [2.5, 97.5], axis=0)
-            record = {"characteristic": name, "group": group, "n": int(by_group.loc[group, "n"])}
+            with warnings.catch_warnings():  # a tiny group may have no case of a kind
+                warnings.simplefilter("ignore", RuntimeWarning)
+                low, high = np.nanpercentile(replicates[group], [2.5, 97.5], axis=0)
+            n = int(by_group.loc[group, "n"])
+            record = {"characteristic": name, "group": group, "n": n, "small": n < MIN_GROUP}
             for k, metric in enumerate(METRICS):
                 record |= {
                     metric: float(by_group.loc[group, metric]),

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import INSUFFICIENT, JUDGEMENTS, NOT_APPLICABLE
+from features.contract import INSUFFICIENT, JUDGEMENTS
 from training.explain import Contributions
 from training.trainer import design_weights
+from training.trainer import judged as has_verdict
 
 N_BOOT = 200
 SAFETY = tuple(j for j in JUDGEMENTS if j.endswith("_safety"))
@@ -212,7 +213,7 @@ def _compare(
     column = features.index(finding.feature)
     for judgement in judgements:
         values = cases[judgement].astype(str).to_numpy()
-        keep = (values != NOT_APPLICABLE) & (group >= 0)
+        keep = has_verdict(values) & (group >= 0)
         y = (values[keep] == INSUFFICIENT).astype(float)
         w, at = weight[keep], cell[keep]
         officer_at = officers[keep] * n_strata * 4 + at

@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from casework.app import command, console
 from casework.commands.explain import champion
 from features.readers import write_text
 from features.settings import get_settings
 from features.validation import load_table
-from training.report import build_report, log_report, training_metrics
+from training.report import REPORT_STEPS, build_report, log_report, training_metrics
 
 
 @command("report")
@@ -25,8 +26,25 @@ def report_command(
     cases = load_table(data, kind="inspected")
     model = champion(settings)
     version = model.metadata.get("version")
-    with console.status("building the report (SHAP for every case, fairness bootstrap)"):
-        report = build_report(model, cases, str(data), training_metrics(settings, version))
+    progress = Progress(
+        TextColumn("[bold]report[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("starting", total=REPORT_STEPS)
+        started = []
+
+        def step(name: str) -> None:
+            progress.update(task, description=name, completed=len(started))
+            started.append(name)
+
+        report = build_report(
+            model, cases, str(data), training_metrics(settings, version), on_step=step
+        )
     write_text(report.html, out)
     run_id = log_report(report, settings, version, str(data))
     flagged = report.fairness.disparities
@@ -37,6 +55,13 @@ def report_command(
         "fairness ratios below 0.8: "
         + (", ".join(f"{r.characteristic} {r.metric}" for r in flagged.itertuples()) or "none")
     )
+    if report.truth is not None:
+        lab = report.truth
+        console.print(
+            f"truth lab: largest AUC gap to the Bayes-optimal score "
+            f"{lab.bayes['auc_gap'].max():.4f}; protected characteristics' direct effect "
+            f"interval holds 0 for {lab.no_direct_effect()} of {len(lab.protected)} groups"
+        )
     if report.caseload_turn is not None:
         console.print(f"caseload effect turns at about {report.caseload_turn:.0f} cases")
     console.print(f"MLflow run {run_id} (artifact report.html)")

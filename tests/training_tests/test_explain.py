@@ -18,6 +18,7 @@ from features.truth import solve_truth
 from training.bundle import CaseworkModel
 from training.explain import (
     FEATURE_LABELS,
+    drivers_by_aim,
     explain_cases,
     explain_matrix,
     global_importance,
@@ -99,12 +100,15 @@ def test_explain_cases_has_the_api_shape_in_plain_words(small_model, small_data)
     X = small_model.matrix(frame)
     shap = explain_matrix(small_model, X)
     for i, explanation in enumerate(explanations):
-        assert set(explanation) == {"case_id", "judgements"}
+        assert set(explanation) == {"case_id", "judgements", "probability", "base_probability"}
         assert list(explanation["judgements"]) == list(JUDGEMENTS)
         for judgement, drivers in explanation["judgements"].items():
             if judgement not in CALIBRATED:
-                assert drivers == []
+                assert drivers == [] and explanation["probability"][judgement] is None
                 continue
+            c = shap[judgement]
+            assert explanation["probability"][judgement] == pytest.approx(c.p[i], abs=1e-12)
+            assert explanation["base_probability"][judgement] == c.base_probability
             assert len(drivers) == 3
             log_odds = pd.Series(shap[judgement].log_odds[i], index=X.columns)
             expected = log_odds.abs().sort_values(ascending=False, kind="stable").index[:3]
@@ -117,6 +121,21 @@ def test_explain_cases_has_the_api_shape_in_plain_words(small_model, small_data)
                 assert label == FEATURE_LABELS[driver["feature"]]
                 assert float(number) == pytest.approx(driver["contribution"], abs=0.005)
                 assert f"{stage} for {aim}" == judgement_phrase(judgement)
+
+
+def test_drivers_by_aim_average_each_feature_over_the_aims_judgements(
+    small_model, small_data
+) -> None:
+    frame = small_data.frame.head(5)
+    explanation = explain_cases(small_model, frame, top=len(small_model.features.features_))[1]
+    by_aim = drivers_by_aim(explanation, top=2)
+    assert list(by_aim) == ["engagement", "desistance", "safety"]
+    # only delivery_engagement and planning_safety are trained here: one judgement per aim
+    for aim, judgement in (("engagement", "delivery_engagement"), ("safety", "planning_safety")):
+        full = {d["feature"]: d["contribution"] for d in explanation["judgements"][judgement]}
+        assert [d["feature"] for d in by_aim[aim]] == sorted(full, key=lambda f: -abs(full[f]))[:2]
+        assert by_aim[aim][0]["contribution"] == full[by_aim[aim][0]["feature"]]
+    assert by_aim["desistance"] == []
 
 
 def test_text_names_the_value_and_the_judgement(small_model, small_data) -> None:

@@ -10,6 +10,7 @@ from features.contract import INSUFFICIENT, JUDGEMENTS, NOT_APPLICABLE, RISK_SCO
 from features.contract import truth_column as true_p
 from training.fairness import METRICS, audit_fairness
 from training.gates import disparity_ratios
+from training.trainer import design_weights
 
 
 def _true_scores(cases: pd.DataFrame) -> pd.DataFrame:
@@ -31,7 +32,8 @@ def audited(request, small_data):
 
 def _direct(cases: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """The audit's per-case quantities, computed from scratch with pandas."""
-    w = 1 / cases["inclusion_probability"] if "inclusion_probability" in cases else 1.0
+    weight = design_weights(cases)  # the weighting rule is training's (1/π, per inspection)
+    w = 1.0 if weight is None else weight
     frame = pd.DataFrame({"risk": scores[RISK_SCORE], "w": np.ones(len(cases)) * w})
     ranked = frame.sort_values("risk", ascending=False, kind="stable")
     before = ranked["w"].cumsum() - ranked["w"]
@@ -68,12 +70,19 @@ def test_group_figures_match_a_direct_pandas_computation(audited) -> None:
     direct = _direct(cases, scores)
     assert direct["selected"].sum() == pytest.approx(0.2 * len(cases), abs=len(cases) * 0.05)
     got = audit.groups.set_index(["characteristic", "group"])
-    for characteristic in ("gender", "ethnicity", "age band"):
+    direct["gender × ethnicity"] = direct["gender"] + " × " + direct["ethnicity"]
+    assert (
+        got.loc["gender × ethnicity", "small"] == (got.loc["gender × ethnicity", "n"] < 50)
+    ).all()
+    assert got.loc["gender × ethnicity", "small"].any()  # intersections make small groups
+    for characteristic in ("gender", "ethnicity", "age band", "gender × ethnicity"):
         expected = direct.groupby(characteristic).apply(_group_figures).apply(pd.Series)
         assert sorted(got.loc[characteristic].index) == sorted(expected.index)
         for group, row in expected.iterrows():
             for metric in ("n", *METRICS):
-                assert got.loc[(characteristic, group), metric] == pytest.approx(row[metric]), (
+                assert got.loc[(characteristic, group), metric] == pytest.approx(
+                    row[metric], nan_ok=True
+                ), (
                     characteristic,
                     group,
                     metric,
@@ -90,9 +99,11 @@ def test_disparity_ratios_are_lowest_over_highest_among_large_groups(audited) ->
         assert (row.lowest, row.highest) == (values.idxmin(), values.idxmax())
         assert row.flagged == (row.ratio < 0.8)
         assert row.ratio_low <= row.ratio <= row.ratio_high
-    weight = 1 / cases["inclusion_probability"] if "inclusion_probability" in cases else None
-    gates = disparity_ratios(cases, scores, None if weight is None else weight.to_numpy())
-    selection = audit.disparities[audit.disparities["metric"] == "selection_rate"]
+    gates = disparity_ratios(cases, scores, design_weights(cases))
+    selection = audit.disparities[
+        (audit.disparities["metric"] == "selection_rate")
+        & (audit.disparities["characteristic"] != "gender × ethnicity")
+    ]
     assert selection.set_index("characteristic")["ratio"].to_dict() == pytest.approx(gates)
 
 

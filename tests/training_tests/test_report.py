@@ -14,13 +14,14 @@ from typer.testing import CliRunner
 from casework.cli import app
 from features.contract import JUDGEMENTS
 from features.settings import get_settings
-from training.model_card import model_card
+from training.drift import drift_html, drift_report
+from training.model_card import model_card, render_model_card
 from training.promotion import publish
 from training.report import SECTIONS
 from training.tracking import connect, log_training
 
 runner = CliRunner()
-PLOTS = ("reliability", "importance", "shap-summary", "dependence")
+PLOTS = ("reliability", "importance", "shap-summary")
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,12 @@ def test_report_command_writes_one_self_contained_page(champion) -> None:
         assert f'<section id="{section}"><h2>{heading}</h2>' in page
     sources = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert all(s.startswith(("data:image/png;base64,", "#")) for s in sources), sources
+    assert len(page.encode()) < 5_000_000
+    assert "Largest AUC gap" in page and "no direct effect" in page  # the truth lab
     assert len(re.findall(r'<img class="plot"', page)) == len(PLOTS)
-    assert "auc logistic" in page and "auc prevalence" in page  # baselines from the MLflow run
+    assert "AUC logistic" in page and "AUC prevalence" in page  # baselines from the MLflow run
+    assert "lift@10% LightGBM" in page and "LightGBM has" in page
+    assert not re.search(r"\de[+-]\d", re.sub(r'src="[^"]+"', "", page))  # no 1.313e+04
     assert "2,000 cases the champion was not trained on" in page
     assert not list(out.parent.glob(".*.tmp"))
 
@@ -102,8 +107,21 @@ def test_the_report_renders_offline_in_chromium(champion, browser, tmp_path) -> 
         size = image.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
         assert size[0] and size[1] > 300 and size[2] > 200, (plot, size)
         assert image.bounding_box()["width"] > 300
-    for table in ("summary", "metrics", "fairness", "replication"):
+    for table in ("summary", "metrics", "truth", "fairness", "replication"):
         assert page.locator(f"section#{table} table").first.is_visible()
+    assert page.locator("section#fairness svg.chart").count() == 5
+    # the dependence plot redraws for any feature, coloured by category or on a colour bar
+    assert page.locator("#dep-svg circle").count() == 1000
+    page.select_option("#dep-feature", "rosh_level")
+    page.select_option("#dep-colour", "officer_caseload")
+    assert page.locator("#dep-svg #dep-bar").count() == 1  # numeric colour: a colour bar
+    page.select_option("#dep-colour", "iom")
+    assert page.locator("#dep-key rect").count() == 2  # IOM: two categories with a key
+    assert page.locator("#dep-svg text", has_text="very_high").count() == 1
+    page.select_option("#wf-case", index=3)
+    page.select_option("#wf-judgement", "review_safety")
+    bars = page.locator("#wf-svg rect")
+    assert bars.count() == 11  # base, 9 features, probability
     assert page.locator("section#fairness table tr").count() > 12
     assert page.locator("section#replication table tbody tr").count() == 6
     screenshot = tmp_path / "report.png"
@@ -132,12 +150,15 @@ def test_explain_one_case_in_words_and_as_json(champion) -> None:
     assert words.exit_code == 0, words.output
     caseload = sample["officer_caseload"].iloc[7]
     assert f"caseload {caseload}: " in words.output
-    assert "to the chance that planning for safety is insufficient" in words.output
+    assert "safety: assessment " in words.output and len(words.output.splitlines()) <= 12
     as_json = runner.invoke(app, ["explain", "--case-id", case_id, "--data", str(data), "--json"])
     assert as_json.exit_code == 0, as_json.output
     explanation = json.loads(as_json.output)
     assert explanation["case_id"] == case_id
     assert all(len(d) == 5 for d in explanation["judgements"].values())
+    for judgement in JUDGEMENTS:
+        p, base = explanation["probability"][judgement], explanation["base_probability"][judgement]
+        assert 0 < p < 1 and 0 < base < 1
 
 
 @pytest.mark.parametrize(
@@ -164,3 +185,51 @@ def test_report_without_a_champion_or_judgements_exits_2(workspace, small_data) 
     ran = runner.invoke(app, ["report", "--data", str(frame), "--out", str(out)])
     assert ran.exit_code == 2
     assert not out.exists()
+
+
+def test_model_card_and_drift_report_render_offline_in_chromium(
+    champion, trained_50k, browser, tmp_path
+) -> None:
+    _, _, _, _, sample = champion
+    cases, result = trained_50k
+    card = tmp_path / "model_card.html"
+    card.write_text(render_model_card(model_card(result))["model_card.html"], encoding="utf-8")
+    batch = sample.copy()
+    batch["officer_caseload"] += 10
+    drift = tmp_path / "drift.html"
+    drift.write_text(
+        drift_html(drift_report(cases.iloc[:4000], batch, result.model), "batch.csv"),
+        encoding="utf-8",
+    )
+    for path, headings, check in (
+        (card, ("Intended use and users", "Test metrics", "Limits"), "table"),
+        (drift, ("Checks", "Store against batch"), "svg.chart"),
+    ):
+        page, requests = _offline_page(browser)
+        page.goto(path.resolve().as_uri())
+        for heading in headings:
+            assert page.locator("h2", has_text=heading).first.is_visible(), heading
+        assert page.locator(check).first.is_visible()
+        if path == drift:
+            assert page.locator("svg.chart").count() == 10  # 9 features and the risk score
+            verdict = page.locator("#verdict").inner_text()
+            assert verdict.startswith("Drift in") and "officer_caseload" in verdict
+        page.screenshot(path=str(tmp_path / f"{path.stem}.png"), full_page=True)
+        assert (tmp_path / f"{path.stem}.png").stat().st_size > 20_000
+        assert requests == []
+        page.close()
+
+
+def _offline_page(browser):
+    """A page that refuses (and records) any request leaving the file."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    requests: list[str] = []
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("file:", "data:"))
+            else (requests.append(route.request.url), route.abort())
+        ),
+    )
+    return page, requests

@@ -1,0 +1,63 @@
+"""The truth lab against the generator's known answer, and the officer-bootstrap metrics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract import JUDGEMENTS
+from training.bootstrap_metrics import metrics_with_intervals
+from training.metrics import evaluate
+from training.truth_lab import TruthLab, truth_lab
+
+
+@pytest.fixture(scope="module")
+def lab(trained_50k, held_out_shap) -> TruthLab:
+    """The truth lab of the 50k model on its ~10,000 temporal test cases."""
+    _, result = trained_50k
+    held_out, features, shap = held_out_shap
+    return truth_lab(held_out, result.model.predict(held_out), shap, features)
+
+
+def test_the_model_is_within_0_01_auc_of_the_bayes_optimal_score(lab) -> None:
+    assert lab.bayes["judgement"].tolist() == list(JUDGEMENTS)
+    assert (lab.bayes["auc_gap"].abs() < 0.01).all(), lab.bayes
+    assert (lab.bayes["log_loss_gap"] < 0.01).all(), lab.bayes
+
+
+def test_recovered_effects_track_the_true_effects(lab) -> None:
+    drivers = lab.drivers
+    top = drivers[drivers["true_rank"] == 1]
+    assert (top["driver"] == "officer_caseload").all()
+    strong = drivers[drivers["true_rank"] <= 3]
+    assert np.corrcoef(strong["recovered"], strong["true"])[0, 1] > 0.95
+    assert (np.sign(strong["recovered"]) == np.sign(strong["true"])).all()
+    # within 3.5 points of the truth on a 0-25 point scale (measured: mean 0.9, largest 3.2)
+    assert (strong["recovered"] - strong["true"]).abs().max() < 3.5
+
+
+def test_protected_characteristics_have_no_direct_effect(lab) -> None:
+    protected = lab.protected
+    assert set(protected["characteristic"]) == {"gender", "ethnicity", "age band"}
+    se = (protected["direct_high"] - protected["direct_low"]) / (2 * 1.96)
+    # nine comparisons: each direct effect within 3 bootstrap standard errors of the truth, 0
+    assert (protected["direct"].abs() < 3 * se).all(), protected
+    # the predicted gap is shared out exactly among the features that carry it
+    carried = np.array([series.sum() for series in protected["proxies"]])
+    np.testing.assert_allclose(carried, protected["predicted"], atol=1e-6)
+    # and it is close to the true gap: the model reproduces how the groups differ
+    np.testing.assert_allclose(protected["predicted"], protected["true"], atol=1.0)
+
+
+def test_bootstrap_metrics_equal_evaluate_and_bracket_it(small_data) -> None:
+    cases = small_data.inspected
+    y = (cases["planning_engagement"].astype(str) == "insufficient").to_numpy(float)
+    p = cases["p_true__planning_engagement"].round(2).to_numpy()  # ties, as isotonic gives
+    weight = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    for w in (None, weight):
+        found = metrics_with_intervals(y, p, cases["officer_id"].to_numpy(), w, n_boot=100)
+        expected = pd.Series(evaluate(y, p, w))[found.index]
+        np.testing.assert_allclose(found["value"], expected, rtol=1e-12)
+        auc = found.loc["auc"]
+        assert auc["low"] < auc["value"] < auc["high"] < auc["low"] + 0.1
