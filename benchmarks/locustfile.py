@@ -1,5 +1,5 @@
 """Locust load on a running casework service: planners and systems calling predict, explain and
-sample at once.
+sample at once, and one planner drawing big samples back to back.
 
 Run by ``benchmarks.bench_service`` (headless, loopback, bounded users and duration). The cases
 come from the JSON file named by ``CASEWORK_BENCH_CASES`` (frame records), the token from
@@ -44,9 +44,24 @@ class Planner(HttpUser):
 
     @task(1)
     def sample(self) -> None:
-        body = {
-            "request": {"size": 120, "strata": ["region", "gender"]},
-            "frame": "frame.parquet",
-            "seed": random.randrange(10**6),
-        }
+        body = {"request": {"size": 120, "strata": ["region", "gender"]}, "frame": "frame.parquet"}
         self.client.post("/sample", json=body, name="/sample n=120")
+
+
+class HeavyPlanner(HttpUser):
+    """One planner drawing big balanced samples back to back: seconds of cube work per call,
+    run in a job process, while the other users' predictions must stay fast."""
+
+    fixed_count = 1
+    wait_time = between(0, 1)
+
+    def on_start(self) -> None:
+        self.client.headers["Authorization"] = f"Bearer {os.environ['CASEWORK_API_TOKEN']}"
+
+    @task
+    def sample_big(self) -> None:
+        body = {
+            "request": {"size": 2_000, "strata": ["region", "gender"]},
+            "frame": "frame.parquet",
+        }
+        self.client.post("/sample", json=body, name="/sample n=2,000 (slow user)")

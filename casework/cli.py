@@ -2,11 +2,14 @@
 
 from casework.app import app
 from casework.commands import (  # noqa: F401  (each module registers its commands)
+    estimate,
     explain,
     generate,
+    judgements,
     report,
     retrain,
     sample,
+    sealed,
     serve,
     train,
     validate,

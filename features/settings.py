@@ -33,6 +33,23 @@ class Settings(BaseSettings):
     reload_seconds: float = Field(
         5.0, ge=0.0, description="How often the service checks for a new champion (0: never)."
     )
+    job_deadline_seconds: float = Field(
+        60.0,
+        gt=0.0,
+        description="Longest a /sample, /simulate or /estimate job may run; past it the job's "
+        "process is killed and the answer is 503.",
+    )
+    sealed_keep: int = Field(
+        1_000, ge=1, description="Most sealed samples kept; the oldest are purged beyond it."
+    )
+    sealed_days: float = Field(
+        90.0, gt=0.0, description="Sealed samples older than this many days are purged."
+    )
+    slow_frame: str | None = Field(
+        None,
+        description="Test hook: service jobs on the frame file of this name spin (holding the "
+        "GIL, like a heavy cube) until killed, to prove the deadline and the event loop hold.",
+    )
     fault_point: str | None = Field(
         None,
         description="Test hook: the retrain job kills itself (SIGKILL) on reaching this step "

@@ -1,11 +1,15 @@
 """What stands in front of the API: bearer-token auth, a request-size limit, and log redaction.
 
 ``TokenGuard`` is plain ASGI middleware: health checks, the OpenAPI document and the planner page
-(static files with no data) are open; every other call needs ``Authorization: Bearer <token>``.
-Calls the service makes to itself (``/predict`` handing its cases to the batched scorer) carry
-an in-process mark instead of the token. ``RedactRecords`` keeps request bodies, which hold case
-ids and personal fields, out of the logs: BentoML logs the traceback of a refused request, and a
-pydantic error's text quotes the input.
+(static files with no data) are open; every other call needs ``Authorization: Bearer <token>``
+(the scheme in any letter case). An empty token is a token no request can match, never "no
+token": only ``token=None`` (``casework serve --insecure-dev``) opens the API. Calls the service
+makes to itself (``/predict`` handing its cases to the batched scorer) carry an in-process mark
+instead of the token. The body is read here, counted as it arrives (a chunked body has no
+Content-Length to trust), and refused with 413 once past ``max_bytes``; the API reads JSON only,
+so other media types (a multipart form, say) are refused with 415 before any parser sees them.
+``RedactRecords`` keeps request bodies, which hold case ids and personal fields, out of the logs:
+BentoML logs the traceback of a refused request, and a pydantic error's text quotes the input.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from features.settings import Settings
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -25,6 +31,11 @@ ASGIApp = Callable[
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/livez", "/docs.json", "/schema.json", "/"})
 OPEN_PREFIXES = ("/ui", "/static_content", "/assets")
+INTERNAL_PATHS = frozenset({"/score"})
+"""Routes only the service itself calls (the batched scorer behind ``/predict``, which skips
+the row limit and duplicate check): not served to clients."""
+MIN_TOKEN = 16
+"""Shortest bearer token the service accepts (``openssl rand -hex 16`` gives 32 characters)."""
 INTERNAL = contextvars.ContextVar("casework_internal_call", default=False)
 """Set by the service around calls to itself; never settable by a client."""
 
@@ -48,20 +59,22 @@ async def _answer(
 
 
 class TokenGuard:
-    """Refuse calls without the bearer token (401) and bodies over ``max_bytes`` (413)."""
+    """Refuse calls without the bearer token (401), non-JSON bodies (415), big bodies (413)."""
 
     def __init__(self, app: ASGIApp, token: str | None, max_bytes: int):
         self.app = app
-        self.expected = f"Bearer {token}".encode() if token else None
+        self.token = None if token is None else token.encode()
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive, send) -> None:
         if scope["type"] != "http" or _is_open(scope["path"]) or INTERNAL.get():
             await self.app(scope, receive, send)
             return
+        if scope["path"] in INTERNAL_PATHS:
+            await _answer(send, 404, _refused("not found", "an internal route of the service"))
+            return
         headers = dict(scope.get("headers") or [])
-        given = headers.get(b"authorization", b"")
-        if self.expected is not None and not secrets.compare_digest(given, self.expected):
+        if not self._authorised(headers.get(b"authorization", b"")):
             await _answer(
                 send,
                 401,
@@ -77,23 +90,97 @@ class TokenGuard:
                 [(b"www-authenticate", b"Bearer")],
             )
             return
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await _answer(
-                send,
-                413,
-                _too_large(f"the body has {int(length)} bytes; the limit is {self.max_bytes}"),
-            )
+        media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if media not in (b"", b"application/json"):
+            await _answer(send, 415, _refused("unsupported media type", "send application/json"))
             return
-        await self.app(scope, receive, send)
+        try:
+            body = await self._body(receive, headers.get(b"content-length"))
+        except _Disconnected:  # the client went away mid-body: nobody to answer
+            return
+        if body is None:
+            await _answer(send, 413, _refused("request too large", self._limit()))
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    def _authorised(self, given: bytes) -> bool:
+        if self.token is None:
+            return True
+        scheme, _, credentials = given.partition(b" ")
+        return (
+            bool(self.token)
+            and scheme.lower() == b"bearer"
+            and secrets.compare_digest(credentials.strip(), self.token)
+        )
+
+    async def _body(self, receive, length: bytes | None) -> bytes | None:
+        """The whole body, or None once it is known to exceed the limit."""
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            return None
+        chunks, seen = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    def _limit(self) -> str:
+        return f"the body is over the limit of {self.max_bytes} bytes"
+
+
+class _Disconnected(Exception):
+    """The client disconnected before its body was read."""
+
+
+def _replay(body: bytes, receive):
+    """A ``receive`` that hands the app the body already read, then defers to the client."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def required_token(settings: Settings) -> str | None:
+    """The token every call must carry; None (no check) only with ``--insecure-dev``, and an
+    empty ``CASEWORK_API_TOKEN`` stays a token nobody has."""
+    if settings.insecure_dev:
+        return None
+    return "" if settings.api_token is None else settings.api_token.get_secret_value()
+
+
+def token_problem(settings: Settings) -> str | None:
+    """Why the service may not start with these settings (no or a short token), or None."""
+    if settings.insecure_dev:
+        return None
+    if settings.api_token is None:
+        return "set CASEWORK_API_TOKEN (the bearer token clients must send), or pass --insecure-dev"
+    if len(settings.api_token.get_secret_value()) < MIN_TOKEN:
+        return (
+            f"CASEWORK_API_TOKEN is shorter than {MIN_TOKEN} characters; use a long random one "
+            "(python -c 'import secrets; print(secrets.token_hex(16))')"
+        )
+    return None
 
 
 def _is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
-def _too_large(why: str) -> dict:
-    return {"error": "request too large", "detail": [{"loc": ["body"], "msg": why}]}
+def _refused(error: str, why: str) -> dict:
+    return {"error": error, "detail": [{"loc": ["body"], "msg": why}]}
 
 
 CLIENT_ERRORS = frozenset({"ValidationError", "InputError", "InputErrors", "JSONDecodeError"})
@@ -120,3 +207,17 @@ def redact_logs() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactRecords) for f in logger.filters):
             logger.addFilter(RedactRecords())
+
+
+def casework_logs() -> None:
+    """Send casework's own INFO events (champion swaps, sealed-sample releases) to stderr, where
+    the server's log goes; BentoML configures only its own loggers (idempotent)."""
+    casework = logging.getLogger("casework")
+    if not casework.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s [%(levelname)s] [%(name)s] %(message)s")
+        )
+        casework.addHandler(handler)
+        casework.setLevel(logging.INFO)
+        casework.propagate = False

@@ -6,9 +6,10 @@ accepts is a row ``casework validate`` would accept, and the OpenAPI document li
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from features.contract import (
     CATEGORIES,
@@ -19,7 +20,27 @@ from features.contract import (
     STRING_COLUMNS,
     score_column,
 )
+from features.validation import BOOLEAN_SPELLINGS
 from serving.sampling import SampleRequest
+
+
+def _iom(value: object) -> object:
+    """``iom`` spelt as ``casework validate`` accepts it; anything else (``"yes"``) is refused."""
+    if isinstance(value, str):
+        spelt = BOOLEAN_SPELLINGS.get(value.strip().lower())
+        if spelt is None:
+            raise ValueError(f"expected one of {', '.join(BOOLEAN_SPELLINGS)}")
+        return spelt
+    return value
+
+
+def _unicode(value: str) -> str:
+    """Refuse text that is not Unicode (lone surrogates): UTF-8, hence commitments, need it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text (a lone surrogate)") from None
+    return value
 
 
 def _field(column: str) -> tuple[object, object]:
@@ -30,9 +51,11 @@ def _field(column: str) -> tuple[object, object]:
         low, high = INTEGER_RANGES[column]
         return int, Field(..., ge=low, le=high, strict=False)
     if column == "iom":
-        return bool, Field(..., description="Integrated Offender Management case.")
+        return Annotated[bool, BeforeValidator(_iom)], Field(
+            ..., description="Integrated Offender Management case: true/false (or 1/0)."
+        )
     if column in STRING_COLUMNS:
-        return str, Field(..., min_length=1, max_length=200)
+        return Annotated[str, AfterValidator(_unicode)], Field(..., min_length=1, max_length=200)
     raise KeyError(column)
 
 
@@ -98,6 +121,13 @@ class Explanation(BaseModel):
 
     case_id: str
     judgements: dict[str, list[Driver]]
+    probability: dict[str, float | None] = Field(
+        default_factory=dict, description="Each judgement's chance of being insufficient."
+    )
+    base_probability: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="The typical case's chance: plus every driver's contribution, the chance.",
+    )
 
 
 class Explanations(BaseModel):
@@ -117,6 +147,16 @@ class SampleAnswer(BaseModel):
     cases: list[dict[str, Any]] | None = None
 
 
+def _judgement_spelling(value: object) -> object:
+    """A judgement spelled as the contract does, as files are read ("Not inspected")."""
+    if isinstance(value, str):
+        return re.sub(r"[\s-]+", "_", value.strip().lower())
+    return value
+
+
+Judgement = Annotated[Literal[JUDGEMENT_VALUES], BeforeValidator(_judgement_spelling)]  # type: ignore[valid-type]
+
+
 JudgedRow = create_model(
     "JudgedRow",
     __config__=ConfigDict(extra="allow"),
@@ -125,7 +165,7 @@ JudgedRow = create_model(
     case_id=(str, Field(min_length=1)),
     stratum=(str, Field(min_length=1)),
     inclusion_probability=(float, Field(gt=0.0, le=1.0)),
-    **{j: (Literal[JUDGEMENT_VALUES] | None, None) for j in JUDGEMENTS},  # type: ignore[valid-type]
+    **{j: (Judgement | None, None) for j in JUDGEMENTS},
 )
 
 
@@ -140,12 +180,20 @@ class EstimateRow(BaseModel):
     ci_low: float | None
     ci_high: float | None
     n_effective: float | None
+    df: float | None = Field(None, description="Degrees of freedom of the interval.")
+    ci_method: str | None = None
+    too_few_to_publish: bool | None = None
 
 
 class Estimates(BaseModel):
-    """The answer of ``/estimate``."""
+    """The answer of ``/estimate``: the estimates and, when asked for, the ratings."""
 
     estimates: list[EstimateRow]
+    ratings: list[dict[str, Any]] | None = Field(
+        None,
+        description="With ratings: true, per stage and aim: the rating from the estimates and "
+        "the chance of each rating band.",
+    )
 
 
 class ModelInfo(BaseModel):

@@ -10,16 +10,28 @@ without the second pass through JSON that the batching hop costs.
 Client mistakes never become 500s: pydantic refuses malformed bodies (400, field by field) and
 contract rules the models cannot express (duplicate case ids, an impossible sampling request)
 come back as 422 with the same shape; too many rows is 413.
+
+Sampling, simulation and estimation run in a child process (:mod:`serving.jobs`) with a
+deadline (``job_deadline_seconds``): past it the process is killed and the answer is 503, and
+however heavy the job, the scorer in this process keeps answering. Their endpoints are async and
+wait for the job in a thread of their own: BentoML runs sync endpoints, the batched scorer among
+them, one at a time, so a sync ``/sample`` waiting for its job would hold ``/predict`` up.
+
+A sealed sample's seed rebuilds its list, so it is drawn here in secret and kept in the sealed
+store with the list; the sealed answer carries neither, and a client-chosen seed is refused for
+a sealed draw.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
-import math
 import secrets
 import threading
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,9 +50,23 @@ from features.errors import InputError, InputErrors
 from features.schema import typed_dtypes
 from features.settings import get_settings
 from features.validation import load_table, validate_table
-from serving.commitment import SealedStore, commit, new_salt
-from serving.estimation import estimate
-from serving.guard import INTERNAL, TokenGuard, redact_logs
+from serving.commitment import (
+    SealedStore,
+    commit,
+    json_safe,
+    new_salt,
+    public_design,
+    records,
+    seal_sample,
+)
+from serving.guard import (
+    INTERNAL,
+    TokenGuard,
+    casework_logs,
+    redact_logs,
+    required_token,
+    token_problem,
+)
 from serving.io import (
     Cases,
     Estimates,
@@ -53,6 +79,8 @@ from serving.io import (
     SampleAnswer,
     SampleRequest,
 )
+from serving.jobs import JobFailed, JobTimeout, estimates_and_ratings, run_job, warm_up
+from serving.judged_file import judged_table, parse_inspection_date
 from serving.sampling import draw_sample
 from serving.simulation import simulate
 from training.bundle import CaseworkModel
@@ -65,7 +93,9 @@ MODEL_NAME = "casework-sufficiency"
 FRAME_DTYPES = typed_dtypes("frame")
 DIRECT_ROWS = 256
 """Batches at least this big skip the batching hop (measured: benchmarks/bench_service.py)."""
+SEED = Field(None, ge=0, le=2**63 - 1, description="Random seed (unsealed draws only).")
 redact_logs()
+casework_logs()
 
 
 def problem(status: int, error: str, detail: list[dict[str, Any]] | None = None) -> JSONResponse:
@@ -146,17 +176,19 @@ class Casework:
 
     def __init__(self) -> None:
         self.settings = get_settings()
-        if self.settings.api_token is None and not self.settings.insecure_dev:
-            raise RuntimeError("set CASEWORK_API_TOKEN, or start with --insecure-dev")
+        if (refusal := token_problem(self.settings)) is not None:
+            raise RuntimeError(refusal)
         self.champion = Champion(link(self.settings))
         self.champion.refresh()
         # with the long-lived heap frozen (Champion.refresh), the young generation may grow to a
         # request's worth of objects: /predict with 1,000 cases went from p50 115, p99 326 ms to
         # p50 100, p99 140 ms (full collections walking the whole heap had hit ~3% of calls)
         gc.set_threshold(50_000, 20, 20)
-        self.sealed = SealedStore(Path(self.settings.data_dir) / "sealed")
+        self.sealed = SealedStore.from_settings(self.settings)
         self.frames: dict[tuple[str, float, str | None], tuple[pd.DataFrame, pd.DataFrame]] = {}
         self.stop = threading.Event()
+        self.warm = threading.Event()
+        threading.Thread(target=self._warm_up, daemon=True, name="job-warm-up").start()
         if self.settings.reload_seconds > 0:
             threading.Thread(target=self._watch, daemon=True, name="champion-watch").start()
 
@@ -167,8 +199,13 @@ class Casework:
             except Exception:  # a half-promoted or broken bundle: keep serving the old one
                 logger.exception("could not load the new champion; still serving the old one")
 
+    def _warm_up(self) -> None:
+        warm_up()
+        self.warm.set()
+
     def __is_ready__(self) -> bool:
-        return self.champion.model is not None
+        """Ready when the model is loaded and the job processes can start without compiling."""
+        return self.champion.model is not None and self.warm.is_set()
 
     @bentoml.on_shutdown
     def _shutdown(self) -> None:
@@ -235,54 +272,74 @@ class Casework:
         return Explanations(explanations=explain_cases(self._model(), _typed(cases), top))
 
     @bentoml.api
-    def simulate(
+    async def simulate(
         self,
         request: SampleRequest,
         cases: list[FrameRecord] | None = None,
         frame: str | None = None,
         draws: Annotated[int, Field(ge=0, le=2_000)] = 200,
-        seed: int = 1,
+        seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 1,
     ) -> dict[str, Any]:
         """Expected yield, CI half-widths, design effect and the λ frontier, before drawing."""
-        try:
+
+        def work() -> dict[str, Any]:
             population, scores = self._population(cases, frame)
-            return simulate(population, scores, request, draws, seed).to_dict()
-        except (InputError, InputErrors) as exc:
-            return input_problem(exc)
-        except _Refused as refused:
-            return refused.response
+            # the margins' draws stop at half the deadline, so a simulation answers in time
+            bounded = partial(simulate, budget_seconds=self.settings.job_deadline_seconds / 2)
+            args = (population, scores, request, draws, seed)
+            return self._job(bounded, *args, frame=frame).to_dict()
+
+        return await asyncio.to_thread(_answered, work)
 
     @bentoml.api
-    def sample(
+    async def sample(
         self,
         request: SampleRequest,
         cases: list[FrameRecord] | None = None,
         frame: str | None = None,
-        seed: int | None = None,
+        seed: Annotated[int | None, SEED] = None,
         sealed: bool = True,
+        inspection_id: Annotated[str | None, Field(None, max_length=200)] = None,
+        inspection_date: Annotated[str | None, Field(None, max_length=10)] = None,
     ) -> SampleAnswer:
-        """Draw a sample; answer its commitment and design (and the cases only if not sealed)."""
-        try:
+        """Draw a sample; answer its commitment and design (and the cases only if not sealed).
+
+        The cases are the judged-sample file of CONTRACT.md §7 (inspection columns set, blank
+        judgements), so the released list goes to the inspectors as it is."""
+        if sealed and seed is not None:
+            return problem(
+                422,
+                "a sealed sample draws its own secret seed",
+                [
+                    {
+                        "loc": ["body", "seed"],
+                        "msg": "the seed rebuilds the list, so a sealed draw picks it in secret "
+                        "and releases it with the list; give a seed only with sealed: false",
+                    }
+                ],
+            )
+
+        def work() -> SampleAnswer:
             population, scores = self._population(cases, frame)
-            seed = secrets.randbits(62) if seed is None else seed
-            drawn = draw_sample(population, scores, request, seed)
-        except (InputError, InputErrors) as exc:
-            return input_problem(exc)
-        except _Refused as refused:
-            return refused.response
-        rows = _records(drawn.cases)
-        salt = new_salt()
-        commitment = commit(rows, salt)
-        record = {"commitment": commitment, "salt": salt, "seed": seed, "design": drawn.design}
-        self.sealed.seal({**record, "cases": rows})
-        if sealed:
-            return SampleAnswer(commitment=commitment, design=_plain(drawn.design))
-        return SampleAnswer(**_plain(record), cases=rows)
+            chosen = secrets.randbits(62) if seed is None else seed
+            drawn = self._job(draw_sample, population, scores, request, chosen, frame=frame)
+            when = parse_inspection_date(inspection_date)
+            template = judged_table(drawn.cases, inspection_id, when)
+            rows, design = records(template), json_safe(drawn.design)
+            if sealed:
+                commitment = seal_sample(self.sealed, rows, chosen, design)
+                return SampleAnswer(commitment=commitment, design=public_design(design))
+            salt = new_salt()
+            return SampleAnswer(
+                commitment=commit(rows, salt), design=design, salt=salt, seed=chosen, cases=rows
+            )
+
+        return await asyncio.to_thread(_answered, work)
 
     @bentoml.api(route="/sample/release")
     def release(self, commitment: str) -> SampleAnswer:
         """The sealed sample's case list, with the salt that lets anyone re-check the commitment."""
-        record = self.sealed.get(commitment)
+        record = self.sealed.release(commitment)
         if record is None:
             return problem(
                 404,
@@ -292,24 +349,26 @@ class Casework:
         return SampleAnswer(**record)
 
     @bentoml.api
-    def estimate(self, sample: list[JudgedRow], by: str | None = None) -> Estimates:
-        """Hájek estimates of the share sufficient per judgement (and group), with 95% CIs."""
+    async def estimate(
+        self, sample: list[JudgedRow], by: str | None = None, ratings: bool = False
+    ) -> Estimates:
+        """Hájek estimates of the share sufficient per judgement (and group), with 95% CIs;
+        with ``ratings``, each stage's and aim's rating and the chance of each rating band."""
         if (refused := self._too_many(len(sample))) is not None:
             return refused
         if not sample:
             return problem(400, "empty sample", [{"loc": ["body", "sample"], "msg": "no rows"}])
         judged = pd.DataFrame([row.model_dump() for row in sample]).dropna(axis=1, how="all")
-        if by is not None and by not in judged.columns:
-            return problem(
-                422,
-                f"no column {by!r} in the sample",
-                [{"loc": ["body", "by"], "msg": f"{by!r} is not a column of the sample rows"}],
+        if by is not None and (why := _not_a_group_column(judged, by)) is not None:
+            return problem(422, why, [{"loc": ["body", "by"], "msg": why}])
+
+        def work() -> Estimates:
+            table, rated = self._job(estimates_and_ratings, judged, by, ratings, frame=None)
+            return Estimates(
+                estimates=records(table), ratings=None if rated is None else records(rated)
             )
-        try:
-            table = estimate(judged, by)
-        except (InputError, InputErrors) as exc:
-            return input_problem(exc)
-        return Estimates(estimates=_records(table))
+
+        return await asyncio.to_thread(_answered, work)
 
     @bentoml.api(route="/admin/reload")
     def reload(self) -> dict[str, Any]:
@@ -328,6 +387,11 @@ class Casework:
             trained_on=dict(meta.get("trained_on") or {}),
             metrics=dict(meta.get("metrics") or {}),
         )
+
+    def _job(self, function: Callable[..., Any], *args: Any, frame: str | None) -> Any:
+        """``function(*args)`` in a job process under the deadline (``serving.jobs``)."""
+        spin = frame is not None and frame == self.settings.slow_frame
+        return run_job(function, *args, deadline=self.settings.job_deadline_seconds, spin=spin)
 
     def _population(
         self, cases: list[FrameRecord] | None, frame: str | None
@@ -350,21 +414,70 @@ class Casework:
         return self._frame_file(frame, model)
 
     def _frame_file(self, name: str, model: CaseworkModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """A frame file of the data dir and its scores (cached); errors name the file, not
+        where the server keeps it."""
         root = Path(self.settings.data_dir).resolve()
-        path = (root / name).resolve()
-        if path.parent != root or not path.is_file():
+        path = _inside(root, name)
+        if path is None:
             raise _Refused(
                 problem(
                     422,
-                    f"no frame file {name!r} in the data directory",
+                    f"no frame file {name[:MAX_NAME]!r} in the data directory",
                     [{"loc": ["body", "frame"], "msg": "a file name in the configured data dir"}],
                 )
             )
         key = (str(path), path.stat().st_mtime, str(model.metadata.get("version")))
         if key not in self.frames:
-            population = load_table(path, kind="frame")
+            try:
+                population = load_table(path, kind="frame")
+            except InputError as exc:
+                raise dataclasses.replace(exc, source=name) from None
+            except InputErrors as exc:
+                raise InputErrors(
+                    [dataclasses.replace(e, source=name) for e in exc.errors]
+                ) from None
             self.frames = {key: (population, model.predict(population))}
         return self.frames[key]
+
+
+MAX_NAME = 255
+"""Longest frame file name (the usual file-system limit)."""
+
+
+def _inside(root: Path, name: str) -> Path | None:
+    """The file ``name`` directly in ``root``, or None (a path, NUL, too long, missing)."""
+    if not name or len(name) > MAX_NAME or "\x00" in name or "/" in name or "\\" in name:
+        return None
+    try:
+        path = (root / name).resolve()
+        return path if path.parent == root and path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def _not_a_group_column(judged: pd.DataFrame, by: str) -> str | None:
+    """Why ``by`` cannot group the sample rows (missing, or holding lists or objects)."""
+    if by not in judged.columns:
+        return f"{by!r} is not a column of the sample rows"
+    scalar = judged[by].map(lambda v: v is None or isinstance(v, str | int | float | bool))
+    if not scalar.all():
+        return f"{by!r} must hold plain values (text, numbers), not lists or objects"
+    return None
+
+
+def _answered(work: Callable[[], Any]) -> Any:
+    """``work()``, its refusals as answers: 422 for input rules, 503 past the job deadline."""
+    try:
+        return work()
+    except (InputError, InputErrors) as exc:
+        return input_problem(exc)
+    except _Refused as refused:
+        return refused.response
+    except (JobTimeout, JobFailed) as exc:
+        return problem(503, str(exc), [{"loc": ["body"], "msg": _SMALLER}])
+
+
+_SMALLER = "try again later, or ask for less: a smaller size, fewer strata or minimums, fewer draws"
 
 
 class _Refused(Exception):
@@ -373,25 +486,6 @@ class _Refused(Exception):
     def __init__(self, response: JSONResponse):
         super().__init__(response.status_code)
         self.response = response
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe copy: numpy scalars to Python, NaN and inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
-
-
-def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
-    return _plain(table.to_dict("records"))
 
 
 async def _model_route(request: Request) -> JSONResponse:
@@ -414,9 +508,7 @@ extras = Starlette(
 )
 Casework.mount_asgi_app(extras, path="/")
 Casework.add_asgi_middleware(
-    TokenGuard,
-    token=None if get_settings().api_token is None else get_settings().api_token.get_secret_value(),
-    max_bytes=get_settings().max_request_bytes,
+    TokenGuard, token=required_token(get_settings()), max_bytes=get_settings().max_request_bytes
 )
 
 __all__ = ["Casework"]

@@ -8,25 +8,31 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from mlflow.exceptions import MlflowException
 from rich.table import Table
 
 from casework.app import command, console
-from features.contract import JUDGEMENTS, score_column
+from features.contract import JUDGEMENTS
 from features.errors import InputError
 from features.readers import write_table
 from features.settings import Settings, get_settings
 from features.validation import load_table
 from training.bundle import CaseworkModel
-from training.explain import explain_cases, global_importance
+from training.explain import STAGE_WORDS, drivers_by_aim, explain_cases, global_importance
 from training.job import load_model
 
 
-def champion(settings: Settings) -> CaseworkModel:
-    """The exported champion bundle; a missing one is the user's to fix (exit 2)."""
+def champion(settings: Settings, alias_or_version: str | None = None) -> CaseworkModel:
+    """The exported champion bundle, or a registered alias or version; a missing one is the
+    user's to fix (exit 2)."""
     try:
-        return load_model(settings)
-    except FileNotFoundError as missing:
-        raise InputError(f"no champion model at {missing}: run casework train first") from None
+        return load_model(settings, alias_or_version)
+    except FileNotFoundError:
+        raise InputError("no champion model: run casework train first") from None
+    except MlflowException:
+        raise InputError(
+            f"no registered model version or alias {alias_or_version!r}", column="--model"
+        ) from None
 
 
 @command("explain")
@@ -54,7 +60,8 @@ def explain_command(
     cases = load_table(data)
     model = champion(get_settings())
     if out is not None:
-        importance = global_importance(model, cases)
+        with console.status(f"SHAP for {len(cases):,} cases × {len(model.models)} judgements"):
+            importance = global_importance(model, cases)
         write_table(importance, out)
         console.print(_top_features(importance))
         console.print(f"wrote {out} (mean |SHAP| over {len(cases):,} cases, log-odds)")
@@ -62,18 +69,33 @@ def explain_command(
     case = cases[cases["case_id"].astype(str) == case_id]
     if case.empty:
         raise InputError(f"case_id {case_id!r} not found", source=str(data), column="case_id")
-    explanation = explain_cases(model, case.head(1), top=top)[0]
     if as_json:
-        typer.echo(json.dumps(explanation, indent=2))
+        typer.echo(json.dumps(explain_cases(model, case.head(1), top=top)[0], indent=2))
         return
-    scores = model.predict(case.head(1)).iloc[0]
-    console.print(f"case {case_id}: top {top} drivers of each judgement", style="bold")
-    for judgement in JUDGEMENTS:
-        drivers = explanation["judgements"][judgement]
-        chance = scores[score_column(judgement)]
-        console.print(f"{judgement}: P(insufficient) = {chance:.2f}", style="bold", markup=False)
-        for driver in drivers:
-            console.print(f"  {driver['text']}", markup=False, highlight=False)
+    explanation = explain_cases(model, case.head(1), top=len(model.features.features_))[0]
+    console.print(
+        f"case {case_id}: chance each judgement is insufficient (typical case in brackets), "
+        f"and the top {top} drivers of each aim, averaged over its judgements",
+        style="bold",
+        markup=False,
+    )
+    for aim, drivers in drivers_by_aim(explanation, top).items():
+        chances = ", ".join(
+            f"{STAGE_WORDS[j.split('_')[0]]} {_chance(explanation['probability'][j])}"
+            f" ({_chance(explanation['base_probability'][j])})"
+            for j in JUDGEMENTS
+            if j.endswith(f"_{aim}")
+        )
+        console.print(f"{aim}: {chances}", style="bold", markup=False, highlight=False)
+        console.print(
+            "  " + "; ".join(d["text"] for d in drivers) if drivers else "  (not trained)",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _chance(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _top_features(importance: pd.DataFrame) -> Table:

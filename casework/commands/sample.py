@@ -1,4 +1,4 @@
-"""``casework sample`` and ``casework estimate`` (CONTRACT.md §4)."""
+"""``casework sample`` (CONTRACT.md §4); ``casework estimate`` is in :mod:`.estimate`."""
 
 from __future__ import annotations
 
@@ -11,14 +11,20 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from casework.app import command, console
+from casework.commands.explain import champion
+from casework.commands.sealed import seal_drawn, secret_seed
 from features.errors import InputError
-from features.readers import read_table, write_table
+from features.readers import read_table
 from features.settings import get_settings
 from features.validation import load_table
-from serving.estimation import estimate
+from serving.judged_file import (
+    judged_table,
+    parse_inspection_date,
+    parse_inspection_id,
+    write_judged,
+)
 from serving.sampling import SampleRequest, draw_sample
 from serving.simulation import simulate
-from training.job import load_model
 
 
 def _request(**fields: object) -> SampleRequest:
@@ -54,33 +60,68 @@ def _columns(value: str | None) -> list[str] | None:
 def _scores(frame: pd.DataFrame, scores: Path | None, model: str | None) -> pd.DataFrame:
     if scores is not None:
         return read_table(scores)
-    try:
-        bundle = load_model(get_settings(), model)
-    except FileNotFoundError as missing:
-        raise InputError(f"no champion model at {missing}: run casework train first") from None
-    return bundle.predict(frame)
+    return champion(get_settings(), model).predict(frame)
 
 
 @command("sample")
 def sample_command(
     frame_file: Annotated[Path, typer.Option("--frame", help="Caseload frame (CSV/Parquet).")],
-    size: Annotated[int, typer.Option("--size", help="Number of cases to select.")],
+    size: Annotated[
+        int, typer.Option("--size", help="Number of cases to select (1 to the frame's size).")
+    ],
     out: Annotated[Path | None, typer.Option("--out", help="Sample file to write.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
-    strata: Annotated[str | None, typer.Option(help="Explicit strata, comma-separated.")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Random seed, 0 to 2^63 − 1 (default: CASEWORK_SEED, 1)."),
+    ] = None,
+    strata: Annotated[
+        str | None,
+        typer.Option(
+            help="Explicit strata, comma-separated categorical columns (default: office,gender)."
+        ),
+    ] = None,
     balance: Annotated[
-        str | None, typer.Option(help="Balancing variables, comma-separated.")
+        str | None,
+        typer.Option(
+            help="Balancing variables, comma-separated (default: ethnicity,sentence_type,"
+            "rosh_level, less any stratum)."
+        ),
     ] = None,
     minimum: Annotated[
-        list[str] | None, typer.Option("--minimum", help="column=value:count (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--minimum",
+            help="column=value:count (repeatable) (default: gender=female:10, 5 per minority "
+            "ethnic group, 3 per RoSH level).",
+        ),
     ] = None,
-    officer_cap: Annotated[int | None, typer.Option(help="Cases per officer at most.")] = None,
-    risk_weight: Annotated[float | None, typer.Option(help="λ in [0, 1].")] = None,
+    soft_minimum: Annotated[
+        bool | None,
+        typer.Option(
+            "--soft-minimum/--hard-minimum",
+            help="Minimums on non-stratifying columns as expected counts only, or met in every "
+            "draw (systematic: the column joins the strata) (default: hard for balanced, "
+            "expected counts for systematic).",
+            show_default=False,
+        ),
+    ] = None,
+    officer_cap: Annotated[
+        int | None, typer.Option(help="Cases per officer at most, 1 to 1000 (default: 2).")
+    ] = None,
+    risk_weight: Annotated[
+        float | None, typer.Option(help="λ in [0, 1]; 0 is equal chance (default: 0.8).")
+    ] = None,
     floor: Annotated[
-        float | None, typer.Option(help="Floor as a fraction of equal chance.")
+        float | None,
+        typer.Option(help="Floor as a fraction of the equal chance, in (0, 1] (default: 0.2)."),
     ] = None,
-    target: Annotated[str | None, typer.Option(help="risk_score, a judgement or an aim.")] = None,
-    method: Annotated[str | None, typer.Option(help="balanced or systematic.")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="risk_score, a judgement or an aim (default: risk_score)."),
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="balanced or systematic (default: balanced).")
+    ] = None,
     scores: Annotated[
         Path | None, typer.Option(help="Scores file (default: score with the champion).")
     ] = None,
@@ -88,6 +129,25 @@ def sample_command(
     simulate_draws: Annotated[
         int | None, typer.Option("--simulate", help="Simulate R draws instead of drawing.")
     ] = None,
+    inspection_id: Annotated[
+        str | None,
+        typer.Option(help="Inspection id (default: insp-YYYYMMDD- and a hash of the case ids)."),
+    ] = None,
+    inspection_date: Annotated[
+        str | None, typer.Option(help="Inspection date YYYY-MM-DD (default: today).")
+    ] = None,
+    workbook: Annotated[
+        Path | None,
+        typer.Option(help="Also write an inspector workbook (.xlsx, drop-down judgements)."),
+    ] = None,
+    sealed: Annotated[
+        bool,
+        typer.Option(
+            "--sealed",
+            help="Keep the list in the sealed store (secret seed); write only the commitment "
+            "and design (--out FILE.json). casework release writes the list later.",
+        ),
+    ] = False,
 ) -> None:
     """Draw a risk-weighted stratified sample with known inclusion probabilities."""
     request = _request(
@@ -95,24 +155,40 @@ def sample_command(
         strata=_columns(strata),
         balance=_columns(balance),
         minimums=_minimums(minimum),
+        soft_minimums=soft_minimum,
         officer_cap=officer_cap,
         risk_weight=risk_weight,
         floor=floor,
         target=target,
         method=method,
     )
-    seed = get_settings().seed if seed is None else seed
+    seed = secret_seed(seed) if sealed else get_settings().seed if seed is None else seed
     frame = load_table(frame_file, kind="frame")
     scored = _scores(frame, scores, model)
     if simulate_draws is not None:
         _print_simulation(simulate(frame, scored, request, simulate_draws, seed).to_dict())
         return
-    if out is None:
-        raise InputError("--out is required unless --simulate is given", source="options")
+    if sealed:
+        sample = draw_sample(frame, scored, request, seed)
+        _print_design(sample.design)
+        seal_drawn(sample, seed, out)
+        return
+    targets = [path for path in (out, workbook) if path is not None]
+    if not targets:
+        raise InputError(
+            "--out or --workbook is required unless --simulate is given", source="options"
+        )
+    if workbook is not None and workbook.suffix.lower() != ".xlsx":
+        raise InputError("the workbook must be an .xlsx file", source=str(workbook))
+    when, identifier = parse_inspection_date(inspection_date), parse_inspection_id(inspection_id)
     sample = draw_sample(frame, scored, request, seed)
-    write_table(sample.cases, out)
+    judged = judged_table(sample.cases, identifier, when)
+    for path in targets:
+        write_judged(judged, path)
     _print_design(sample.design)
-    console.print(f"wrote {out} ({len(sample.cases)} cases)")
+    inspection = judged["inspection_id"].iloc[0]
+    for path in targets:
+        console.print(f"wrote {path} ({len(judged)} cases, inspection {inspection})")
 
 
 def _print_design(design: dict) -> None:
@@ -157,6 +233,7 @@ def _print_simulation(result: dict) -> None:
         equal = result["equal_chance_half_widths"][judgement]
         widths.add_row(judgement, f"±{width:.3f}", f"±{equal:.3f}")
     console.print(widths)
+    _print_rating_accuracy(result)
     share = result["margins_within_2"]
     console.print(
         f"λ = {result['risk_weight']:.2f}: expected insufficient judgements "
@@ -169,28 +246,25 @@ def _print_simulation(result: dict) -> None:
         console.print(f"note: {note}")
 
 
-@command("estimate")
-def estimate_command(
-    sample: Annotated[Path, typer.Option("--sample", help="Judged sample (CSV or Parquet).")],
-    by: Annotated[
-        str | None, typer.Option("--by", help="Estimate per value of this column.")
-    ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write the table here too.")] = None,
-) -> None:
-    """Share sufficient per judgement (Hájek), with design-based SEs and 95% CIs."""
-    table = estimate(read_table(sample), by=by)
-    if out is not None:
-        write_table(table, out)
-    view = Table(title="Share sufficient (design-weighted)")
-    for column in ("judgement", "group", "n", "estimate", "95% CI", "n eff."):
-        view.add_column(column, justify="left" if column in ("judgement", "group") else "right")
-    for row in table.itertuples():
-        view.add_row(
-            row.judgement,
-            row.group,
-            str(row.n),
-            f"{row.estimate:.1%}",
-            f"{row.ci_low:.1%}–{row.ci_high:.1%}",
-            f"{row.n_effective:.0f}",
+def _print_rating_accuracy(result: dict) -> None:
+    table = Table(title=f"Chance of the right rating at {result['size']} cases (model's shares)")
+    for column in ("standard", "lowest key question", "predicted share", "rating"):
+        table.add_column(column)
+    table.add_column("P(right)", justify="right")
+    table.add_column("size for 90%", justify="right")
+    limit = result.get("rating_size_limit")
+    for row in result.get("rating_accuracy", []):
+        size = row["size_for_90"]
+        table.add_row(
+            f"{row['standard']} ({row['kind']})",
+            row["lowest"],
+            f"{row['predicted_share']:.1%}",
+            row["rating"],
+            f"{row['p_right']:.2f}",
+            str(size) if size is not None else _not_reached(limit),
         )
-    console.print(view)
+    console.print(table)
+
+
+def _not_reached(limit: int | None) -> str:
+    return "not found (search cut short)" if limit is None else f"not within {limit} cases"

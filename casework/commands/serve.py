@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from casework.app import command, console
 from features.errors import InputError
 from features.settings import get_settings
+from serving.guard import token_problem
 
 SERVICE = "serving.service:Casework"
 
@@ -26,12 +28,9 @@ def serve_command(
 ) -> None:
     """Serve predict, explain, sample, estimate and the planner page (at /ui)."""
     settings = get_settings()
-    if settings.api_token is None and not insecure_dev:
-        raise InputError(
-            "set CASEWORK_API_TOKEN (the bearer token clients must send), "
-            "or pass --insecure-dev for a local trial",
-            source="serve",
-        )
+    if not insecure_dev and (refusal := token_problem(settings)) is not None:
+        raise InputError(refusal, source="serve")
+    _check_port(host, port)
     env = dict(os.environ)
     if insecure_dev:
         env["CASEWORK_INSECURE_DEV"] = "1"
@@ -40,3 +39,16 @@ def serve_command(
     sys.stdout.flush()
     command_line = [sys.executable, "-m", "bentoml", "serve", SERVICE, "--host", host]
     os.execve(sys.executable, [*command_line, "--port", str(port)], env)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse, in one line, a port another program holds (instead of the server's traceback)."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "is another server running there? choose another --port",
+            source="serve",
+        ) from None

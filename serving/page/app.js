@@ -124,6 +124,17 @@ $("simulate").addEventListener("click", () =>
       rows.push({ figure: `95% CI half-width, ${judgement}`, value: width });
     }
     table($("sim-table"), rows, ["figure", "value"]);
+    const reach = (size) =>
+      size ?? (sim.rating_size_limit ? `not within ${sim.rating_size_limit} cases` : "not found");
+    const ratings = (sim.rating_accuracy || []).map((r) => ({
+      standard: r.standard,
+      "lowest key question": r.lowest,
+      "predicted share": r.predicted_share,
+      rating: r.rating,
+      "P(right)": r.p_right,
+      "size for 90%": reach(r.size_for_90),
+    }));
+    table($("rating-table"), ratings, Object.keys(ratings[0] || {}));
     frontier(sim.frontier || []);
     $("simulation").hidden = false;
     status("simulated");
@@ -133,9 +144,7 @@ $("simulate").addEventListener("click", () =>
 $("draw").addEventListener("click", () =>
   run(async () => {
     status("drawing…");
-    const body = { request: request(), ...source() };
-    if ($("seed").value !== "") body.seed = Number($("seed").value);
-    const sealed = await call("/sample", body);
+    const sealed = await call("/sample", { request: request(), ...source() });
     commitment = sealed.commitment;
     $("commitment").textContent = commitment;
     const d = sealed.design;
@@ -160,14 +169,20 @@ $("release").addEventListener("click", () =>
   run(async () => {
     status("releasing…");
     const released = await call("/sample/release", { commitment });
-    const digest = await sha256(`${released.salt}\n${canonical(released.cases)}`);
+    const verdict = await verifies(released);
     $("verified").textContent =
-      digest === released.commitment ? "Commitment verified: this is the sealed list." : "Commitment does NOT match.";
+      verdict === null
+        ? "This browser cannot check the commitment here (it needs HTTPS or localhost)."
+        : verdict
+          ? `Commitment verified: this is the sealed list (seed ${released.seed}).`
+          : "Commitment does NOT match.";
     const columns = ["case_id", "office", "officer_id", "stratum", "inclusion_probability", "design_weight", "risk_score", "reason"];
     table($("cases-table"), released.cases, columns);
     charts(released.design.composition || {});
-    const csv = [columns.join(",")]
-      .concat(released.cases.map((r) => columns.map((c) => JSON.stringify(r[c] ?? "")).join(",")))
+    // every column the release holds: the judged-sample file of CONTRACT.md §7
+    const fields = Object.keys(released.cases[0] || {});
+    const csv = [fields.map(csvCell).join(",")]
+      .concat(released.cases.map((r) => fields.map((c) => csvCell(r[c])).join(",")))
       .join("\n");
     $("download").href = URL.createObjectURL(new Blob([csv], { type: "text/csv" }));
     $("released").hidden = false;
@@ -175,25 +190,39 @@ $("release").addEventListener("click", () =>
   }),
 );
 
-// The commitment's canonical form (serving/commitment.py): [case_id, stratum, π to 12 significant digits], by case id.
+// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break; null is empty.
+function csvCell(value) {
+  const text = value === null || value === undefined ? "" : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+// The commitment's canonical form (serving/commitment.py): the compact JSON list
+// [[case_id, stratum, π], ...] sorted by case id (code points, as Python sorts), non-ASCII
+// characters as themselves, UTF-8; π to 12 significant digits in exponent form with a bare
+// exponent: Python's format(π, ".11e") and toExponential(11) round the same exact value.
 function canonical(cases) {
   const rows = cases
-    .map((c) => [String(c.case_id), String(c.stratum), significant(c.inclusion_probability)])
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    .map((c) => [String(c.case_id), String(c.stratum), piText(c.inclusion_probability)])
+    .sort((a, b) => byCodePoint(a[0], b[0]));
   return JSON.stringify(rows);
 }
 
-function significant(x) {
-  // Python's format(x, ".12g")
-  let text = Number(x).toPrecision(12);
-  if (text.includes("e")) {
-    let [mantissa, exponent] = text.split("e");
-    if (mantissa.includes(".")) mantissa = mantissa.replace(/0+$/, "").replace(/\.$/, "");
-    const e = Number(exponent);
-    return `${mantissa}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
-  }
-  if (text.includes(".")) text = text.replace(/0+$/, "").replace(/\.$/, "");
-  return text;
+function piText(x) {
+  const [mantissa, exponent] = Number(x).toExponential(11).split("e");
+  return `${mantissa}e${Number(exponent)}`;
+}
+
+function byCodePoint(a, b) {
+  const x = Array.from(a, (ch) => ch.codePointAt(0));
+  const y = Array.from(b, (ch) => ch.codePointAt(0));
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+// Whether a released sample hashes to its commitment (null: no WebCrypto on this page).
+async function verifies(released) {
+  const digest = await sha256(`${released.salt}\n${canonical(released.cases)}`);
+  return digest === null ? null : digest === released.commitment;
 }
 
 async function sha256(text) {

@@ -13,8 +13,14 @@ from features.settings import Settings
 from serving.launch import running_service
 from training.promotion import publish
 
-TOKEN = "test-token-4b1d"
+TOKEN = "test-token-4b1d-9e27-c0a5"
 MAX_ROWS = 2_000
+MAX_BYTES = 4 * 1024 * 1024
+DEADLINE = 8.0
+"""The job deadline of the test service: short enough to wait for, long enough for the
+simulations the tests ask for (they stop their margin draws at half of it)."""
+SLOW_FRAME = "slow.parquet"
+"""A copy of the frame whose jobs spin until the deadline kills them (``Settings.slow_frame``)."""
 
 
 @dataclass
@@ -38,6 +44,7 @@ def service(tmp_path_factory, small_data, small_model):
     root = tmp_path_factory.mktemp("service")
     settings = Settings(data_dir=root / "data", models_dir=root / "models")
     write_table(small_data.frame, root / "data" / "frame.parquet")
+    write_table(small_data.frame, root / "data" / SLOW_FRAME)
     publish(small_model, "1", settings)
     env = {
         "CASEWORK_DATA_DIR": str(settings.data_dir),
@@ -45,6 +52,9 @@ def service(tmp_path_factory, small_data, small_model):
         "CASEWORK_API_TOKEN": TOKEN,
         "CASEWORK_MAX_ROWS": str(MAX_ROWS),
         "CASEWORK_RELOAD_SECONDS": "0.5",
+        "CASEWORK_MAX_REQUEST_BYTES": str(MAX_BYTES),
+        "CASEWORK_JOB_DEADLINE_SECONDS": str(DEADLINE),
+        "CASEWORK_SLOW_FRAME": SLOW_FRAME,
         "OMP_NUM_THREADS": "1",
         "BENTOML_HOME": str(root / "bentoml"),
     }

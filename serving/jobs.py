@@ -1,0 +1,113 @@
+"""Heavy service work in a child process with a deadline, so one request cannot freeze the rest.
+
+Sampling, simulation and estimation are CPU-bound Python and numpy that hold the GIL for seconds
+on a large request; run in the server process they would stall ``/predict`` and ``/readyz``.
+Each job runs in its own process forked from a ``forkserver`` that has already imported these
+modules (a fork costs milliseconds, not an import), and the caller waits at most the deadline.
+Past it the process is killed, so the work really stops, and :class:`JobTimeout` is raised (the
+service answers 503). Input errors raised by the job travel back and are raised in the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+import pandas as pd
+
+import serving.sampling
+import serving.simulation
+from serving.estimation import estimate, rate
+
+CONTEXT = multiprocessing.get_context("forkserver")
+CONTEXT.set_forkserver_preload([__name__])
+SLOTS = threading.BoundedSemaphore(2)
+"""Jobs running at once (the machine's cores); later ones wait, within their deadline."""
+
+
+class JobTimeout(Exception):
+    """A job ran past its deadline and was stopped (or never got a slot in time)."""
+
+
+class JobFailed(Exception):
+    """A job's process died without an answer (killed by the OS, out of memory)."""
+
+
+def run_job(function: Callable[..., Any], *args: Any, deadline: float, spin: bool = False) -> Any:
+    """``function(*args)`` in a child process; its result, or its exception raised here.
+
+    ``spin`` is the test hook of ``Settings.slow_frame``: the child first busy-loops holding
+    its GIL, as a runaway cube does, until the deadline kills it.
+    """
+    started = time.monotonic()
+    if not SLOTS.acquire(timeout=deadline):
+        raise JobTimeout(f"no worker became free within the {deadline:g} s deadline")
+    try:
+        receiver, sender = CONTEXT.Pipe(duplex=False)
+        process = CONTEXT.Process(
+            target=_child, args=(sender, function, args, spin), daemon=True, name="casework-job"
+        )
+        process.start()
+        sender.close()
+        try:
+            if not receiver.poll(max(0.0, deadline - (time.monotonic() - started))):
+                raise JobTimeout(f"the job ran past the {deadline:g} s deadline and was stopped")
+            ok, value = receiver.recv()
+        except EOFError:
+            raise JobFailed(f"the job's process ended with code {process.exitcode}") from None
+        finally:
+            if process.is_alive():
+                process.kill()
+            process.join()
+            receiver.close()
+    finally:
+        SLOTS.release()
+    if ok:
+        return value
+    raise value
+
+
+def compile_kernels() -> None:
+    """A small balanced draw, so numba compiles the cube's kernels and caches them on disk
+    (``cache=True``): later jobs load them instead of compiling within their deadline."""
+    from features.generator import generate
+    from features.truth import true_scores
+
+    frame = generate(1, 1_000, seed=0, with_truth=True).frame
+    request = serving.sampling.SampleRequest(
+        size=30, strata=["gender"], balance=["rosh_level"], minimums={}, method="balanced"
+    )
+    serving.sampling.draw_sample(frame, true_scores(frame), request, seed=0)
+
+
+def warm_up() -> None:
+    """Start the forkserver (it imports pandas and the sampling code) and compile the cube before
+    the first request needs them, which would otherwise spend seconds of its deadline."""
+    try:
+        run_job(compile_kernels, deadline=600)
+    except Exception:  # the first real job will start the forkserver, or say why it cannot
+        logging.getLogger("casework.jobs").exception("could not start the job forkserver")
+
+
+def _child(sender: Connection, function: Callable[..., Any], args: tuple, spin: bool) -> None:
+    """Run the job and send back (True, result) or (False, exception)."""
+    while spin:
+        sum(range(10_000))
+    try:
+        answer = (True, function(*args))
+    except Exception as exc:  # sent to the caller, which raises it there
+        answer = (False, exc)
+    sender.send(answer)
+    sender.close()
+
+
+def estimates_and_ratings(
+    judged: pd.DataFrame, by: str | None, ratings: bool
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The ``/estimate`` job: the estimates and, when asked for, the ratings."""
+    return estimate(judged, by=by), rate(judged, by=by) if ratings else None
