@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from features.errors import InputError, InputErrors
@@ -52,3 +53,15 @@ def command(name: str | None = None) -> Callable[[F], F]:
         return func
 
     return register
+
+
+def progress_bar(label: str) -> Progress:
+    """A transient bar for a step-counted command (shown only on a terminal)."""
+    return Progress(
+        TextColumn(f"[bold]{label}[/] {{task.description}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from casework.app import command, console
+from casework.app import command, console, progress_bar
 from casework.commands.explain import champion
 from features.readers import write_text
 from features.settings import get_settings
@@ -26,14 +25,7 @@ def report_command(
     cases = load_table(data, kind="inspected")
     model = champion(settings)
     version = model.metadata.get("version")
-    progress = Progress(
-        TextColumn("[bold]report[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    progress = progress_bar("report")
     with progress:
         task = progress.add_task("starting", total=REPORT_STEPS)
         started = []

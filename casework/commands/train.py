@@ -7,10 +7,9 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from casework.app import command, console, errors
+from casework.app import command, console, errors, progress_bar
 from casework.commands.explain import champion
 from features.contract import JUDGEMENTS
 from features.readers import write_table
@@ -38,14 +37,7 @@ def train_command(
     """Train the 12 judgement models, log them to MLflow and register a model version."""
     settings = get_settings()
     cases = load_table(data, kind="inspected")
-    progress = Progress(
-        TextColumn("[bold]training[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    progress = progress_bar("training")
     with progress:
         trials = None if tune is None else progress.add_task("tuning trials", total=tune)
 

@@ -203,6 +203,17 @@ def sealed(service):
     return drawn.json(), released.json()
 
 
+@pytest.fixture(scope="module")
+def judged_rows(sealed, small_data) -> tuple[pd.DataFrame, list[dict]]:
+    """The released sample judged with the frame's realised judgements, as a table and as JSON."""
+    _, released = sealed
+    judgements = small_data.frame_judgements.assign(case_id=small_data.frame["case_id"].to_numpy())
+    blank = pd.DataFrame(released["cases"]).drop(columns=list(JUDGEMENTS))
+    judged = blank.merge(judgements, on="case_id")
+    rows = json.loads(judged.to_json(orient="records"))
+    return judged, rows
+
+
 def test_a_sealed_sample_shows_only_its_commitment_and_design(sealed) -> None:
     drawn, _ = sealed
     assert set(drawn) >= {"commitment", "design"}
@@ -377,13 +388,9 @@ def test_errors_about_a_frame_file_name_the_file_not_the_server_folder(service) 
 
 
 def test_estimate_refuses_duplicates_and_groups_that_are_not_plain_values(
-    service, sealed, small_data
+    service, judged_rows
 ) -> None:
-    _, released = sealed
-    judgements = small_data.frame_judgements.assign(case_id=small_data.frame["case_id"].to_numpy())
-    blank = pd.DataFrame(released["cases"]).drop(columns=list(JUDGEMENTS))
-    judged = blank.merge(judgements, on="case_id")
-    rows = json.loads(judged.to_json(orient="records"))
+    _, rows = judged_rows
     with service.client() as client:
         twice = client.post("/estimate", json={"sample": [*rows, rows[0]]})
         listed = client.post(
@@ -471,12 +478,8 @@ def _spinning(server: psutil.Process, seconds: float = 10) -> list[psutil.Proces
     return []
 
 
-def test_estimate_matches_the_library_on_the_judged_sample(service, sealed, small_data) -> None:
-    _, released = sealed
-    judgements = small_data.frame_judgements.assign(case_id=small_data.frame["case_id"].to_numpy())
-    blank = pd.DataFrame(released["cases"]).drop(columns=list(JUDGEMENTS))
-    judged = blank.merge(judgements, on="case_id")
-    rows = json.loads(judged.to_json(orient="records"))
+def test_estimate_matches_the_library_on_the_judged_sample(service, judged_rows) -> None:
+    judged, rows = judged_rows
     with service.client() as client:
         response = client.post("/estimate", json={"sample": rows, "by": "gender"})
         rated = client.post("/estimate", json={"sample": rows, "ratings": True})
