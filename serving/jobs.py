@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -95,7 +96,9 @@ def warm_up() -> None:
 
 
 def _child(sender: Connection, function: Callable[..., Any], args: tuple, spin: bool) -> None:
-    """Run the job and send back (True, result) or (False, exception)."""
+    """Run the job and send back (True, result) or (False, exception), at a lower CPU priority
+    than the server, so /predict and /explain go first when jobs keep every core busy."""
+    os.nice(10)
     while spin:
         sum(range(10_000))
     try:
