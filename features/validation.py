@@ -18,6 +18,7 @@ and blank rows of a workbook are skipped.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,11 +157,15 @@ def _strings(values: pd.Series) -> Parsed:
     return _text(values), None
 
 
+def spelled_judgement(text: str) -> str:
+    """A judgement in the contract's spelling: lower case, inner blanks or hyphens as ``_``
+    ("Not inspected" → ``not_inspected``); files and the API read judgements alike."""
+    return re.sub(r"[\s-]+", "_", text.strip().lower())
+
+
 def _judgements(values: pd.Series) -> Parsed:
-    """Judgement values in the contract's spelling: lower case, inner blanks or hyphens as ``_``."""
-    text = _text(values)
-    spelled = _each_distinct(text, lambda t: t.str.lower().str.replace(r"[\s-]+", "_", regex=True))
-    return spelled, None
+    """Judgement values in the contract's spelling (:func:`spelled_judgement`)."""
+    return _each_distinct(_text(values), lambda t: t.map(spelled_judgement)), None
 
 
 def _partly_inspected(checked: pd.DataFrame) -> list[_Failure]:

@@ -71,7 +71,8 @@ def commit(cases: pd.DataFrame | list[dict[str, Any]], salt: str, form: int = FO
 
 def verify(cases: pd.DataFrame | list[dict[str, Any]], salt: str, commitment: str) -> bool:
     """Whether ``cases`` is exactly the committed sample (in the current or the first form)."""
-    return any(secrets.compare_digest(commit(cases, salt, form), commitment) for form in (2, 1))
+    forms = (FORMAT, 1)
+    return any(secrets.compare_digest(commit(cases, salt, form), commitment) for form in forms)
 
 
 def new_salt() -> str:

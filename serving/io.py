@@ -6,7 +6,6 @@ accepts is a row ``casework validate`` would accept, and the OpenAPI document li
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
@@ -20,7 +19,7 @@ from features.contract import (
     STRING_COLUMNS,
     score_column,
 )
-from features.validation import BOOLEAN_SPELLINGS
+from features.validation import BOOLEAN_SPELLINGS, spelled_judgement
 from serving.sampling import SampleRequest
 
 
@@ -147,14 +146,11 @@ class SampleAnswer(BaseModel):
     cases: list[dict[str, Any]] | None = None
 
 
-def _judgement_spelling(value: object) -> object:
-    """A judgement spelled as the contract does, as files are read ("Not inspected")."""
-    if isinstance(value, str):
-        return re.sub(r"[\s-]+", "_", value.strip().lower())
-    return value
+def _spelled(value: object) -> object:
+    return spelled_judgement(value) if isinstance(value, str) else value
 
 
-Judgement = Annotated[Literal[JUDGEMENT_VALUES], BeforeValidator(_judgement_spelling)]  # type: ignore[valid-type]
+Judgement = Annotated[Literal[JUDGEMENT_VALUES], BeforeValidator(_spelled)]  # type: ignore[valid-type]
 
 
 JudgedRow = create_model(

@@ -51,8 +51,6 @@ class JudgedDesign:
     strata: np.ndarray
     variance: ResidualVariance
     judgements: list[str]
-    drawn: int
-    not_inspected: int
 
     def df(self) -> int:
         """Degrees of freedom of the whole sample: cases − strata (collapsed), at least 1."""
@@ -100,7 +98,7 @@ def prepare(
     inspection = np.unique(sample[INSPECTION].to_numpy(), return_inverse=True)[1]
     strata = collapsed_codes(key[~missing].reset_index(drop=True))
     variance = ResidualVariance(pooled_design_matrix(sample, inspection), pi)
-    return JudgedDesign(sample, pi, strata, variance, judgements, len(pooled), int(missing.sum()))
+    return JudgedDesign(sample, pi, strata, variance, judgements)
 
 
 def check(sample: pd.DataFrame, by: str | None, judgements: list[str], source: str) -> None:

@@ -90,7 +90,6 @@ class Rows:
     free: int
     slack_block: np.ndarray
     slack_officer: np.ndarray
-    names: list[str]
 
 
 def constraint_rows(design: Design) -> Rows:
@@ -123,16 +122,12 @@ def constraint_rows(design: Design) -> Rows:
     rows[:, 2] = np.where(own >= 0, strata + blocks + own, -1)
     rank = np.full(int(offsets[-1]), -1, dtype=np.int64)
     minimum = np.zeros(int(offsets[-1]), dtype=np.int64)
-    names = [f"stratum {s}" for s in groups.stratum_names]
-    names += [f"block {b}" for b in range(blocks)]
-    names += [f"officer {groups.officer_names[o]}" for o in capped]
     for index, (column, (code, levels)) in enumerate(groups.balance.items()):
         start = offsets[index]
         rows[:, 3 + index] = start + code
         span = np.arange(start, start + len(levels))
         minimum[span] = design.hard.get(column, np.zeros(len(levels), dtype=np.int64))
         rank[span] = SOFT_RANK + span
-        names += [f"{column}={level}" for level in levels]
     # a minimum m on group g (target T): Σ_{k ∈ g} I_k − Σ slack = m, the slack units (−1)
     # carrying T − m; so the group's count is m plus the slack drawn, never less than m
     first = int(offsets[-1])
@@ -143,7 +138,6 @@ def constraint_rows(design: Design) -> Rows:
         code, levels = groups.balance[column]
         slot = 3 + len(groups.balance) + hard_columns.index(column)
         rows[code == index, slot] = first + i
-        names.append(f"{column}={levels[index]} (minimum {m})")
         mass = float(design.targets[column][index]) - m
         count = 2 * int(np.ceil(mass - 1e-9)) if mass > 1e-9 else 0
         unit = np.full((count, width), -1, dtype=np.int64)
@@ -185,7 +179,6 @@ def constraint_rows(design: Design) -> Rows:
         free=free,
         slack_block=np.concatenate(slack_block),
         slack_officer=slack_officer,
-        names=names,
     )
 
 

@@ -24,9 +24,9 @@ from serving.design import Design
 from serving.planning import rating_accuracy, share_covariance, sufficient_matrix
 from serving.sampling import SampleRequest, aligned_scores, check_method, check_seed, design_for
 from serving.selection import select, worst_margin
+from serving.shares import Z95
 from serving.summary import expected_yield, kish_deff
 
-Z95 = 1.959963984540054
 FRONTIER = (0.0, 0.25, 0.5, 0.75, 1.0)
 RATING_SECONDS = 1.0
 """At most this long searching for the sizes that rate each standard right 90% of the time."""

@@ -147,7 +147,6 @@ class ResidualVariance:
         values, vectors = np.linalg.eigh(weighted.T @ weighted)
         keep = values > values.max(initial=0.0) * RANK_TOLERANCE
         self.basis = weighted @ (vectors[:, keep] / np.sqrt(values[keep]))
-        self.rank = int(keep.sum())
         leverage = (self.basis**2).sum(axis=1)
         free = 1.0 - leverage
         self.scale = np.where(free > 1e-9, 1.0 / np.sqrt(np.maximum(free, 1e-9)), 0.0)

@@ -26,14 +26,19 @@ METRICS: tuple[str, ...] = (
 )
 
 
+def officer_counts(n_officers: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, officers): how often each officer is drawn in each bootstrap replicate (the
+    officer bootstrap that metrics, gates and the truth lab share)."""
+    draws = np.random.default_rng(seed).integers(0, n_officers, (n_boot, n_officers))
+    offset = draws + n_officers * np.arange(n_boot)[:, None]
+    counts = np.bincount(offset.ravel(), minlength=n_boot * n_officers)
+    return counts.reshape(n_boot, n_officers).astype(float)
+
+
 def officer_resamples(officers: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """(n_boot, cases): each case's count of its officer's draws in each bootstrap replicate."""
     codes, uniques = pd.factorize(officers)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(uniques), (n_boot, len(uniques)))
-    offset = draws + len(uniques) * np.arange(n_boot)[:, None]
-    counts = np.bincount(offset.ravel(), minlength=n_boot * len(uniques))
-    return counts.reshape(n_boot, len(uniques))[:, codes].astype(float)
+    return officer_counts(len(uniques), n_boot, seed)[:, codes]
 
 
 def metrics_with_intervals(

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, RISK_SCORE, score_column
+from training.bootstrap_metrics import officer_counts
 from training.bundle import CaseworkModel
 from training.trainer import design_weights, judged
 
@@ -148,11 +149,6 @@ def decide(table: pd.DataFrame) -> tuple[bool, str]:
     )
 
 
-def passed(table: pd.DataFrame) -> bool:
-    """Whether the challenger may be promoted (see :func:`decide`)."""
-    return decide(table)[0]
-
-
 def disparity_ratios(
     cases: pd.DataFrame, scores: pd.DataFrame, weight: np.ndarray | None
 ) -> dict[str, float]:
@@ -179,7 +175,8 @@ def _resampling(cases: pd.DataFrame, rounds: int) -> tuple[np.ndarray, np.ndarra
     weight = design_weights(cases)
     w = np.ones(len(cases)) if weight is None else weight
     officers = pd.factorize(cases["officer_id"])[0]
-    return w, officers, _officer_resamples(officers.max() + 1, rounds)
+    resampled = officer_counts(officers.max() + 1, rounds, BOOTSTRAP_SEED)
+    return w, officers, np.vstack([np.ones(officers.max() + 1), resampled])
 
 
 def _labelled(cases: pd.DataFrame, judgement: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -188,14 +185,6 @@ def _labelled(cases: pd.DataFrame, judgement: str) -> tuple[np.ndarray, np.ndarr
     rows_of = np.flatnonzero(judged(values))
     y = (values[rows_of] == INSUFFICIENT).astype(float)
     return (rows_of, y) if len(np.unique(y)) == 2 else None
-
-
-def _officer_resamples(n_officers: int, rounds: int) -> np.ndarray:
-    """(1 + rounds, officers) multiplicities: row 0 the sample itself, then officer resamples."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
-    draws = rng.integers(0, n_officers, size=(rounds, n_officers))
-    resampled = [np.bincount(d, minlength=n_officers) for d in draws]
-    return np.vstack([np.ones(n_officers), *resampled]).astype(float)
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from features.contract import INSUFFICIENT, JUDGEMENTS, NOT_APPLICABLE, SUFFICIENT, score_column
+from features.contract import INSUFFICIENT, JUDGEMENTS, score_column
 from features.settings import Settings
 from training import report_plots as plots
 from training.bootstrap_metrics import METRICS as RANKING_METRICS
@@ -44,6 +44,7 @@ from training.report_interactive import INTERACTIVE_CASES, SCRIPT, interactive_d
 from training.report_template import TEMPLATE
 from training.tracking import MODEL_NAME, connect
 from training.trainer import design_weights
+from training.trainer import judged as has_verdict
 from training.truth_lab import TruthLab, has_truth, rows_of, truth_lab
 
 PLOT_CASES = 3000
@@ -285,7 +286,7 @@ def _summary(cases: pd.DataFrame, held_out: pd.DataFrame) -> pd.DataFrame:
 
 def _judged(cases: pd.DataFrame) -> pd.DataFrame:
     values = cases[list(JUDGEMENTS)].astype(str)
-    applicable = values.isin((SUFFICIENT, INSUFFICIENT))
+    applicable = values.apply(has_verdict)
     return pd.DataFrame(
         {
             "applicable cases": applicable.sum(),
@@ -314,11 +315,11 @@ def _model_facts(model: CaseworkModel) -> pd.DataFrame:
 
 
 def _applicable(cases: pd.DataFrame, scores: pd.DataFrame, judgement: str):
+    """Labels, scores and the row mask of the cases judged sufficient or insufficient."""
     values = cases[judgement].astype(str).to_numpy()
-    keep = values != NOT_APPLICABLE
-    return (values[keep] == INSUFFICIENT).astype(float), scores[score_column(judgement)].to_numpy()[
-        keep
-    ]
+    keep = has_verdict(values)
+    p = scores[score_column(judgement)].to_numpy()[keep]
+    return (values[keep] == INSUFFICIENT).astype(float), p, keep
 
 
 def _held_out_metrics(cases: pd.DataFrame, scores: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -327,10 +328,9 @@ def _held_out_metrics(cases: pd.DataFrame, scores: pd.DataFrame, seed: int) -> p
     officers = cases["officer_id"].astype(str).to_numpy()
     rows = {}
     for judgement in JUDGEMENTS:
-        y, p = _applicable(cases, scores, judgement)
+        y, p, keep = _applicable(cases, scores, judgement)
         if len(np.unique(y)) < 2 or np.isnan(p).any():
             continue
-        keep = cases[judgement].astype(str).to_numpy() != NOT_APPLICABLE
         w = None if weight is None else weight[keep]
         found = metrics_with_intervals(y, p, officers[keep], w, seed=seed)
         row = {"cases": f"{len(y):,}", "prevalence": f"{np.average(y, weights=w):.3f}"}
@@ -343,7 +343,7 @@ def _held_out_metrics(cases: pd.DataFrame, scores: pd.DataFrame, seed: int) -> p
 def _curves(cases: pd.DataFrame, scores: pd.DataFrame) -> dict[str, pd.DataFrame]:
     curves = {}
     for judgement in JUDGEMENTS:
-        y, p = _applicable(cases, scores, judgement)
+        y, p, _ = _applicable(cases, scores, judgement)
         if len(y) and not np.isnan(p).any():
             curves[judgement] = reliability_curve(y, p)
     return curves

@@ -31,6 +31,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, score_column, truth_column
 from features.truth import DRIVERS, solve_truth
+from training.bootstrap_metrics import officer_counts
 from training.explain import Contributions
 from training.fairness import age_band
 from training.trainer import design_weights
@@ -132,7 +133,7 @@ def truth_lab(
     weight = design_weights(cases)
     weight = np.ones(len(cases)) if weight is None else weight
     officers, uniques = pd.factorize(cases["officer_id"])
-    resample = _officer_resamples(len(uniques), n_boot, seed)
+    resample = officer_counts(len(uniques), n_boot, seed)
     truth = _true_contributions(cases)
     applicable = {j: has_verdict(cases[j].to_numpy()) for j in JUDGEMENTS if j in shap}
     return TruthLab(
@@ -140,13 +141,6 @@ def truth_lab(
         _drivers(cases, shap, truth, features, applicable, weight, officers, resample),
         _protected(cases, scores, shap, features, applicable, weight, officers, resample),
     )
-
-
-def _officer_resamples(n_officers: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, officers): how often each officer is drawn in each bootstrap replicate."""
-    draws = np.random.default_rng(seed).integers(0, n_officers, (n_boot, n_officers))
-    offset = draws + n_officers * np.arange(n_boot)[:, None]
-    return np.bincount(offset.ravel(), minlength=n_boot * n_officers).reshape(n_boot, n_officers)
 
 
 def _bayes(

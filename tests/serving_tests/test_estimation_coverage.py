@@ -57,9 +57,7 @@ def prepared(sample: pd.DataFrame) -> JudgedDesign:
     sample = sample.reset_index(drop=True)
     pi = sample["inclusion_probability"].to_numpy(dtype=float)
     variance = ResidualVariance(design_matrix(sample), pi)
-    return JudgedDesign(
-        sample, pi, collapsed_codes(sample["stratum"]), variance, list(JUDGEMENTS), len(pi), 0
-    )
+    return JudgedDesign(sample, pi, collapsed_codes(sample["stratum"]), variance, list(JUDGEMENTS))
 
 
 def truth(frame: pd.DataFrame) -> pd.DataFrame:
@@ -121,7 +119,7 @@ def rating_replicate(rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, 
 
 def test_rating_probabilities_are_calibrated() -> None:
     """Over 300 replicates with known, varying truth: the stated P(point rating is right)
-    averages to the realised accuracy within 0.03 (+ 2 Monte Carlo SE). The binned reliability
+    averages to the realised accuracy within 3 Monte Carlo SE (~0.037). The binned reliability
     of every stated P(band) is printed here and measured at full scale by
     benchmarks/bench_estimate.py (known limit: the top bin is over-confident, README)."""
     replicates = 300
@@ -152,4 +150,4 @@ def test_rating_probabilities_are_calibrated() -> None:
             f"P(band) {b / 10:.1f}-{(b + 1) / 10:.1f}: {inside.sum()} statements, stated "
             f"{stated[inside].mean():.3f}, came true {came_true[inside].mean():.3f}"
         )
-    assert abs(gap.mean()) <= 0.03 + 2 * se
+    assert abs(gap.mean()) <= 3 * se

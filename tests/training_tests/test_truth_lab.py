@@ -33,8 +33,18 @@ def test_recovered_effects_track_the_true_effects(lab) -> None:
     strong = drivers[drivers["true_rank"] <= 3]
     assert np.corrcoef(strong["recovered"], strong["true"])[0, 1] > 0.95
     assert (np.sign(strong["recovered"]) == np.sign(strong["true"])).all()
-    # within 3.5 points of the truth on a 0-25 point scale (measured: mean 0.9, largest 3.2)
-    assert (strong["recovered"] - strong["true"]).abs().max() < 3.5
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21 criterion not met: 10 of 36 top-3 true effects inside their officer-"
+    "bootstrap intervals (model ~0.9 points off on average, 3.2 at most; the bootstrap omits "
+    "the model's own estimation error)",
+)
+def test_each_true_top_three_effect_is_inside_its_interval_for_11_of_12_judgements(lab) -> None:
+    strong = lab.drivers[lab.drivers["true_rank"] <= 3]
+    inside = strong["true"].between(strong["low"], strong["high"])
+    assert inside.groupby(strong["judgement"]).all().sum() >= 11
 
 
 def test_protected_characteristics_have_no_direct_effect(lab) -> None:
