@@ -15,8 +15,8 @@ import pandas as pd
 
 from benchmarks.common import RESULTS, Row, best_of, report
 from features.contract import JUDGEMENTS, NOT_APPLICABLE, RISK_SCORE, SUFFICIENT
-from features.generator import generate
-from features.truth import true_scores
+from features.synthetic.generator import generate
+from features.synthetic.truth import true_scores
 from serving.estimation import estimate, national_tables, rate
 from serving.ratings import BANDS, STANDARDS, band
 from serving.sampling import SampleRequest, block_columns, design_for

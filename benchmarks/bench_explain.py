@@ -13,9 +13,9 @@ import warnings
 import shap
 
 from benchmarks.common import Row, best_of, percentiles, report
-from features.generator import generate
+from features.synthetic.generator import generate
 from training.bundle import CaseworkModel
-from training.explain import explain_cases, explain_matrix
+from training.reporting.explain import explain_cases, explain_matrix
 from training.trainer import train
 
 N_CASES, N_FRAME = 50_000, 250_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.common import Row, best_of, report
-from features.generator import generate
-from features.truth import solve_truth
+from features.synthetic.generator import generate
+from features.synthetic.truth import solve_truth
 
 N_CASES, N_FRAME = 50_000, 250_000
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from benchmarks.common import Row, report
 from features.contract import INSUFFICIENT, JUDGEMENTS, SUFFICIENT, score_column
-from features.generator import generate
-from features.truth import true_scores
+from features.synthetic.generator import generate
+from features.synthetic.truth import true_scores
 from serving.planning import RatingOdds, rating_accuracy
 from serving.ratings import band
 from serving.sampling import SampleRequest, aligned_scores, design_for

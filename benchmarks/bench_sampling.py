@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import Row, best_of, report
-from features.generator import generate
-from features.truth import true_scores
+from features.synthetic.generator import generate
+from features.synthetic.truth import true_scores
 from serving.design import Design
 from serving.estimation import estimate
 from serving.sampling import SampleRequest, check_method, design_for

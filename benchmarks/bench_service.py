@@ -19,13 +19,13 @@ from pathlib import Path
 import httpx
 
 from benchmarks.common import Row, best_of, percentiles, report
-from features.generator import generate
 from features.readers import write_table
 from features.settings import Settings
+from features.synthetic.generator import generate
 from serving.launch import running_service
 from serving.sampling import SampleRequest, draw_sample
-from training.explain import explain_cases
-from training.promotion import publish
+from training.lifecycle.promotion import publish
+from training.reporting.explain import explain_cases
 from training.trainer import train
 
 TOKEN = "bench-token-0123456789abcdef"

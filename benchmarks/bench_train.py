@@ -10,7 +10,7 @@ from __future__ import annotations
 from benchmarks.common import Row, in_fresh_process, report
 
 SETUP = """
-from features.generator import generate
+from features.synthetic.generator import generate
 from features.contract import JUDGEMENTS, NOT_APPLICABLE, INSUFFICIENT
 from features.pipeline import CaseFeatures
 cases = generate({n}, 250_000, seed=1).inspected

@@ -76,8 +76,8 @@ def run_job(function: Callable[..., Any], *args: Any, deadline: float, spin: boo
 def compile_kernels() -> None:
     """A small balanced draw, so numba compiles the cube's kernels and caches them on disk
     (``cache=True``): later jobs load them instead of compiling within their deadline."""
-    from features.generator import generate
-    from features.truth import true_scores
+    from features.synthetic.generator import generate
+    from features.synthetic.truth import true_scores
 
     frame = generate(1, 1_000, seed=0, with_truth=True).frame
     request = serving.sampling.SampleRequest(

@@ -84,8 +84,8 @@ from serving.judged_file import judged_table, parse_inspection_date
 from serving.sampling import draw_sample
 from serving.simulation import simulate
 from training.bundle import CaseworkModel
-from training.explain import explain_cases
-from training.promotion import link
+from training.lifecycle.promotion import link
+from training.reporting.explain import explain_cases
 
 logger = logging.getLogger("casework.service")
 PAGE = Path(__file__).parent / "page"

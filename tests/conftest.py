@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from features.generator import SyntheticData, generate
+from features.synthetic.generator import SyntheticData, generate
 
 
 @pytest.fixture(scope="session")

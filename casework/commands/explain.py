@@ -18,8 +18,8 @@ from features.readers import write_table
 from features.settings import Settings, get_settings
 from features.validation import load_table
 from training.bundle import CaseworkModel
-from training.explain import STAGE_WORDS, drivers_by_aim, explain_cases, global_importance
-from training.job import load_model
+from training.lifecycle.job import load_model
+from training.reporting.explain import STAGE_WORDS, drivers_by_aim, explain_cases, global_importance
 
 
 def champion(settings: Settings, alias_or_version: str | None = None) -> CaseworkModel:

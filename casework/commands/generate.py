@@ -10,11 +10,11 @@ import typer
 from rich.table import Table
 
 from casework.app import command, console
-from features.calibration import calibration_report
 from features.errors import InputError
-from features.generator import generate
 from features.readers import write_table
 from features.settings import get_settings
+from features.synthetic.calibration import calibration_report
+from features.synthetic.generator import generate
 
 
 @command("generate")

@@ -14,9 +14,9 @@ import typer
 from casework.app import command, console
 from features.contract import JUDGEMENTS
 from features.errors import InputError
-from features.generator import judge_synthetic
 from features.readers import read_table
 from features.settings import get_settings
+from features.synthetic.generator import judge_synthetic
 from features.validation import load_table
 from serving.judged_file import write_judged
 

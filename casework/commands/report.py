@@ -12,7 +12,7 @@ from casework.commands.explain import champion
 from features.readers import write_text
 from features.settings import get_settings
 from features.validation import load_table
-from training.report import REPORT_STEPS, build_report, log_report, training_metrics
+from training.reporting.report import REPORT_STEPS, build_report, log_report, training_metrics
 
 
 @command("report")

@@ -12,9 +12,9 @@ from rich.table import Table
 from casework.app import EXIT_INTERNAL, command, console, errors
 from features.errors import InputError
 from features.settings import get_settings
-from training.gates import AUC_MARGIN, DISPARITY_MARGIN, LOG_LOSS_MARGIN, POOLED
-from training.promotion import rollback
-from training.retrain import (
+from training.lifecycle.gates import AUC_MARGIN, DISPARITY_MARGIN, LOG_LOSS_MARGIN, POOLED
+from training.lifecycle.promotion import rollback
+from training.lifecycle.retrain import (
     RetrainBusy,
     RetrainOutcome,
     accept,

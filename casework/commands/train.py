@@ -15,8 +15,8 @@ from features.contract import JUDGEMENTS
 from features.readers import write_table
 from features.settings import get_settings
 from features.validation import load_table
-from training.job import run_training
-from training.model_card import metrics_table
+from training.lifecycle.job import run_training
+from training.reporting.model_card import metrics_table
 from training.tuning import TrialRecord
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.calibration import calibration_report, load_config
 from features.contract import (
     FRAME_COLUMNS,
     INSPECTED_COLUMNS,
@@ -15,8 +14,9 @@ from features.contract import (
     NOT_APPLICABLE,
     truth_column,
 )
-from features.generator import generate
-from features.truth import DRIVERS, solve_truth
+from features.synthetic.calibration import calibration_report, load_config
+from features.synthetic.generator import generate
+from features.synthetic.truth import DRIVERS, solve_truth
 
 
 @pytest.mark.slow
@@ -59,7 +59,7 @@ def test_frame_is_drawn_from_the_same_offices_and_officers(small_data) -> None:
     assert len(shared) / frame["officer_id"].nunique() > 0.15
     assert set(seen["officer_id"]) == shared
     # The frame is the inspection window: sentenced or released 6-9 months earlier, about a third
-    # of each caseload (features/calibration.toml), so an officer holds ~16 frame cases.
+    # of each caseload (features/synthetic/calibration.toml), so an officer holds ~16 frame cases.
     assert frame["months_supervised"].between(5, 10).all()
     per_officer = frame.groupby("officer_id").size()
     assert 12 <= per_officer.mean() <= 20

@@ -11,7 +11,7 @@ import pytest
 from features.readers import write_table
 from features.settings import Settings
 from serving.launch import running_service
-from training.promotion import publish
+from training.lifecycle.promotion import publish
 
 TOKEN = "test-token-4b1d-9e27-c0a5"
 MAX_ROWS = 2_000

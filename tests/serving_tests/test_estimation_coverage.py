@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from features.contract import JUDGEMENTS, NOT_APPLICABLE, RISK_SCORE, SUFFICIENT
-from features.generator import generate
-from features.truth import true_scores
+from features.synthetic.generator import generate
+from features.synthetic.truth import true_scores
 from serving.pooling import JudgedDesign
 from serving.ratings import STANDARDS, band, draw_shares, joint_shares
 from serving.sampling import SampleRequest, block_columns, design_for

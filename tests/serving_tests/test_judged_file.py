@@ -22,7 +22,7 @@ from features.contract import (
 )
 from features.errors import InputErrors
 from features.readers import read_table
-from features.truth import true_scores
+from features.synthetic.truth import true_scores
 from features.validation import EMPTY_JUDGEMENT, load_judged, load_table
 from features.workbook import save_exact
 from serving.judged_file import judged_table, write_judged

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from features.contract import JUDGEMENTS, score_column
-from features.truth import true_scores
+from features.synthetic.truth import true_scores
 from serving.planning import DRAWS, TARGET, RatingOdds, rating_accuracy
 from serving.ratings import STANDARDS
 from serving.sampling import SampleRequest, aligned_scores, design_for

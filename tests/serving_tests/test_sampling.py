@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from casework.cli import app
 from features.contract import JUDGEMENTS, RISK_SCORE
 from features.errors import InputError
-from features.truth import true_scores
+from features.synthetic.truth import true_scores
 from serving.estimation import estimate
 from serving.sampling import SAMPLE_COLUMNS, SampleRequest, design_for, draw_sample
 from serving.selection import select

@@ -21,8 +21,8 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from features.contract import CATEGORIES, RISK_SCORE
 from features.errors import InputError
-from features.generator import generate
-from features.truth import true_scores
+from features.synthetic.generator import generate
+from features.synthetic.truth import true_scores
 from serving import design as design_module
 from serving.sampling import SampleRequest, design_for, draw_sample
 from serving.selection import select_reported

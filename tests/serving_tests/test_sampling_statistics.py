@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from features.contract import JUDGEMENTS, NOT_APPLICABLE, RISK_SCORE, SUFFICIENT
-from features.generator import generate
-from features.truth import true_scores
+from features.synthetic.generator import generate
+from features.synthetic.truth import true_scores
 from serving.estimation import (
     BLOCK_COLUMNS,
     CERTAIN,

@@ -19,7 +19,7 @@ from features.readers import read_table, write_table
 from features.settings import Settings, get_settings
 from serving.commitment import SealedStore, commit, new_salt, verify
 from serving.guard import TokenGuard, required_token
-from training.retrain import retrain_lock
+from training.lifecycle.retrain import retrain_lock
 
 runner = CliRunner()
 

@@ -22,8 +22,8 @@ from serving.io import EXAMPLE_CASE
 from serving.sampling import SampleRequest, design_for
 from serving.selection import select
 from serving.service import DIRECT_ROWS
-from training.explain import explain_cases
-from training.promotion import publish
+from training.lifecycle.promotion import publish
+from training.reporting.explain import explain_cases
 
 from .conftest import DEADLINE, MAX_BYTES, MAX_ROWS, SLOW_FRAME
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.generator import generate
-from training.explain import Contributions, explain_matrix
+from features.synthetic.generator import generate
+from training.reporting.explain import Contributions, explain_matrix
 from training.trainer import TrainingResult, train
 
 

@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 
 from casework.cli import app
 from features.contract import INSUFFICIENT, JUDGEMENTS, SUFFICIENT, score_column
-from features.generator import population
 from features.settings import get_settings
-from training.gates import gate_table
-from training.job import load_model
-from training.store import TrainingStore
+from features.synthetic.generator import population
+from training.lifecycle.gates import gate_table
+from training.lifecycle.job import load_model
+from training.lifecycle.store import TrainingStore
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()

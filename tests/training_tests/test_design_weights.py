@@ -17,8 +17,8 @@ from features.contract import (
     NOT_APPLICABLE,
     truth_column,
 )
-from features.generator import generate
 from features.pipeline import CaseFeatures
+from features.synthetic.generator import generate
 from training.baselines import logistic_baseline
 from training.metrics import expected_calibration_error
 from training.trainer import design_weights

@@ -14,9 +14,10 @@ from sklearn.linear_model import LogisticRegression
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, NOT_APPLICABLE
 from features.pipeline import CaseFeatures
-from features.truth import solve_truth
+from features.synthetic.truth import solve_truth
 from training.bundle import CaseworkModel
-from training.explain import (
+from training.judgement_model import JudgementClassifier
+from training.reporting.explain import (
     FEATURE_LABELS,
     drivers_by_aim,
     explain_cases,
@@ -25,7 +26,6 @@ from training.explain import (
     judgement_phrase,
     shap_contributions,
 )
-from training.judgement_model import JudgementClassifier
 
 CALIBRATED = {"planning_safety": "isotonic", "delivery_engagement": "sigmoid"}
 TEXT = re.compile(

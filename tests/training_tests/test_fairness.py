@@ -8,8 +8,8 @@ import pytest
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, NOT_APPLICABLE, RISK_SCORE, score_column
 from features.contract import truth_column as true_p
-from training.fairness import METRICS, audit_fairness
-from training.gates import disparity_ratios
+from training.lifecycle.gates import disparity_ratios
+from training.reporting.fairness import METRICS, audit_fairness
 from training.trainer import design_weights
 
 

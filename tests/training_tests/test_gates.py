@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from training.gates import POOLED, _weighted_auc, decide, gate_table
+from training.lifecycle.gates import POOLED, _weighted_auc, decide, gate_table
 
 
 def test_weighted_auc_equals_sklearn_for_every_replicate() -> None:

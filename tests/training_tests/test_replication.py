@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, NOT_APPLICABLE
-from training.explain import Contributions
-from training.replication import FINDINGS, replication_table
+from training.reporting.explain import Contributions
+from training.reporting.replication import FINDINGS, replication_table
 
 FEATURES = ["officer_caseload", "officer_grade", "provider_type", "rosh_level", "officer_changes"]
 FEATURES += ["iom"]

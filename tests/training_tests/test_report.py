@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from casework.cli import app
 from features.contract import JUDGEMENTS
 from features.settings import get_settings
-from training.drift import drift_html, drift_report
-from training.model_card import model_card, render_model_card
-from training.promotion import publish
-from training.report import SECTIONS
-from training.tracking import connect, log_training
+from training.lifecycle.drift import drift_html, drift_report
+from training.lifecycle.promotion import publish
+from training.lifecycle.tracking import connect, log_training
+from training.reporting.model_card import model_card, render_model_card
+from training.reporting.report import SECTIONS
 
 runner = CliRunner()
 PLOTS = ("reliability", "importance", "shap-summary")

@@ -21,12 +21,12 @@ from typer.testing import CliRunner
 
 from casework.cli import app
 from features.contract import JUDGEMENTS
-from features.generator import generate
 from features.settings import get_settings
-from training.promotion import exported_version
-from training.retrain import retrain_lock
-from training.store import TrainingStore
-from training.tracking import MODEL_NAME, connect
+from features.synthetic.generator import generate
+from training.lifecycle.promotion import exported_version
+from training.lifecycle.retrain import retrain_lock
+from training.lifecycle.store import TrainingStore
+from training.lifecycle.tracking import MODEL_NAME, connect
 
 runner = CliRunner()
 
@@ -151,7 +151,7 @@ def test_a_failed_challenger_is_marked_failed_then_accept_retries_and_drop_remov
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("training.retrain.train", broken)
+    monkeypatch.setattr("training.lifecycle.retrain.train", broken)
     crashed = _retrain("--new", str(history / "good.parquet"))
     assert crashed.exit_code == 1 and "disk full" in crashed.output
     store = TrainingStore(work / "data" / "store")

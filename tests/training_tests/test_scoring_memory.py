@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from features.generator import generate
+from features.synthetic.generator import generate
 from training.trainer import train
 
 BUDGET_MB = 1_000

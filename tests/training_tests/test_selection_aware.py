@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from features.contract import INCLUSION_PROBABILITY
-from features.generator import generate
+from features.synthetic.generator import generate
 from serving.sampling import SampleRequest, design_for
 from serving.simulation import draw_many
-from training.drift import drift_report
-from training.gates import gate_table
+from training.lifecycle.drift import drift_report
+from training.lifecycle.gates import gate_table
 
 pytestmark = pytest.mark.slow
 DRAWS = 100

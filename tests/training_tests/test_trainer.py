@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from casework.cli import app
 from features.contract import JUDGEMENTS, NOT_APPLICABLE, truth_column
-from features.generator import generate
+from features.synthetic.generator import generate
 from training.splits import MAX_DROPPED_SHARE, temporal_holdout
 from training.trainer import MIN_APPLICABLE, train
 

@@ -9,7 +9,7 @@ import pytest
 from features.contract import JUDGEMENTS
 from training.bootstrap_metrics import metrics_with_intervals
 from training.metrics import evaluate
-from training.truth_lab import TruthLab, truth_lab
+from training.reporting.truth_lab import TruthLab, truth_lab
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from casework.cli import app
 from features.contract import JUDGEMENTS
-from features.generator import generate
 from features.settings import get_settings
+from features.synthetic.generator import generate
 from training.bundle import CaseworkModel
-from training.tracking import EXPERIMENT, connect
+from training.lifecycle.tracking import EXPERIMENT, connect
 from training.tuning import SEARCH_SPACE, default_params, tune
 
 runner = CliRunner()

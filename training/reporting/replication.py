@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import INSUFFICIENT, JUDGEMENTS
-from training.explain import Contributions
+from training.reporting.explain import Contributions
 from training.trainer import design_weights
 from training.trainer import judged as has_verdict
 
@@ -121,7 +121,7 @@ def replication_table(
     """One row per finding: published claim, observed difference (95% CI), model effect, verdict.
 
     ``shap`` holds the TreeSHAP contributions of each judgement model for the rows of ``cases``
-    (``training.explain.explain_matrix``), with columns in the order of ``features``.
+    (``training.reporting.explain.explain_matrix``), with columns in the order of ``features``.
     """
     officers, uniques = pd.factorize(cases["officer_id"])
     rng = np.random.default_rng(seed)

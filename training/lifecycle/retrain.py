@@ -28,13 +28,21 @@ from features.readers import write_text
 from features.settings import Settings
 from features.validation import load_table
 from training.bundle import CaseworkModel
-from training.drift import drift_html, drift_report
-from training.gates import decide, gate_table, label_agreement
-from training.job import load_model
-from training.model_card import model_card, render_model_card
-from training.promotion import checkpoint, promote, reconcile
-from training.store import ACTIVE, BASE_BATCH, FAILED, HELD, PENDING, TrainingStore, batch_id
-from training.tracking import connect, log_training
+from training.lifecycle.drift import drift_html, drift_report
+from training.lifecycle.gates import decide, gate_table, label_agreement
+from training.lifecycle.job import load_model
+from training.lifecycle.promotion import checkpoint, promote, reconcile
+from training.lifecycle.store import (
+    ACTIVE,
+    BASE_BATCH,
+    FAILED,
+    HELD,
+    PENDING,
+    TrainingStore,
+    batch_id,
+)
+from training.lifecycle.tracking import connect, log_training
+from training.reporting.model_card import model_card, render_model_card
 from training.trainer import train
 
 PROMOTED, KEPT, BAD_INPUT = 0, 3, 2

@@ -132,7 +132,11 @@ class CalibrationConfig(_Strict):
 @lru_cache(maxsize=1)
 def load_config() -> CalibrationConfig:
     """The packaged calibration config, validated."""
-    text = resources.files("features").joinpath("calibration.toml").read_text(encoding="utf-8")
+    text = (
+        resources.files("features.synthetic")
+        .joinpath("calibration.toml")
+        .read_text(encoding="utf-8")
+    )
     return CalibrationConfig.model_validate(tomllib.loads(text))
 
 

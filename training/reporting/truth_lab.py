@@ -5,13 +5,13 @@ judgement on its applicable rows, design-weighted when the cases carry inclusion
 
 - **Bayes**: AUC and log loss of the model's probability and of ``p_true`` (the best any model of
   the contract columns can do) on the same rows.
-- **Drivers**: for each driver of the truth (``features.truth.DRIVERS``) a contrast of two groups
-  of cases (e.g. caseload 50 or more against below 50); the *recovered* effect is the average
-  SHAP difference (probability scale: mean contribution of the feature in the first group minus
-  the second), with a 95% interval from a bootstrap that resamples officers; the *true* effect is
-  the same average difference of the truth's own decomposition. The truth is additive in the
-  log-odds, so its contributions are formed exactly as ``training.explain`` forms the model's:
-  each driver's centred log-odds term, scaled by (p_true - p_true(base)) / (eta - base).
+- **Drivers**: for each driver of the truth (``features.synthetic.truth.DRIVERS``) a contrast of two
+  groups of cases (e.g. caseload 50 or more against below 50); the *recovered* effect is the average
+  SHAP difference (probability scale: mean contribution of the feature in the first group minus the
+  second), with a 95% interval from a bootstrap that resamples officers; the *true* effect is the
+  same average difference of the truth's own decomposition. The truth is additive in the log-odds,
+  so its contributions are formed exactly as ``training.reporting.explain`` forms the model's: each
+  driver's centred log-odds term, scaled by (p_true - p_true(base)) / (eta - base).
 - **Protected characteristics**: the generator gives gender, ethnicity and age no direct effect.
   Per group against the largest group, the observed gap in the share insufficient, the model's
   predicted gap split by SHAP into the features that carry it (proxies), the true gap, and the
@@ -30,10 +30,10 @@ import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, score_column, truth_column
-from features.truth import DRIVERS, solve_truth
+from features.synthetic.truth import DRIVERS, solve_truth
 from training.bootstrap_metrics import officer_counts
-from training.explain import Contributions
-from training.fairness import age_band
+from training.reporting.explain import Contributions
+from training.reporting.fairness import age_band
 from training.trainer import design_weights
 from training.trainer import judged as has_verdict
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.calibration import CalibrationConfig
 from features.contract import (
     ETHNICITIES,
     GRADES,
@@ -23,6 +22,7 @@ from features.contract import (
     ROSH_LEVELS,
     SENTENCE_TYPES,
 )
+from features.synthetic.calibration import CalibrationConfig
 
 DAYS_PER_YEAR = 365.25
 

@@ -1,11 +1,12 @@
 """Calibrated synthetic inspected cases and caseload frame with known ground truth.
 
 There is no public case-level data, so this is how casework is demonstrated and tested. Officers
-(see ``features.population``) hold posts over 2016–2020; inspections of ~115 cases visit one
-region at a time and draw the cases of officers in post in proportion to their caseload; the
-frame is what the next inspection may select: the cases of the officers in post at the end that
-were sentenced or released 6-9 months earlier (about a third of each caseload). Judgements follow
-``features.truth``: the structural model whose parameters are calibrated to published figures.
+(see ``features.synthetic.population``) hold posts over 2016–2020; inspections of ~115 cases visit
+one region at a time and draw the cases of officers in post in proportion to their caseload; the
+frame is what the next inspection may select: the cases of the officers in post at the end that were
+sentenced or released 6-9 months earlier (about a third of each caseload). Judgements follow
+``features.synthetic.truth``: the structural model whose parameters are calibrated to published
+figures.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from features.calibration import CalibrationConfig, load_config
 from features.contract import (
     CATEGORIES,
     FRAME_COLUMNS,
@@ -29,14 +29,15 @@ from features.contract import (
     SUFFICIENT,
     truth_column,
 )
-from features.population import (
+from features.synthetic.calibration import CalibrationConfig, load_config
+from features.synthetic.population import (
     DAYS_PER_YEAR,
     draw_case_covariates,
     draw_officers,
     draw_posts,
     window_months,
 )
-from features.truth import TruthModel, solve_truth
+from features.synthetic.truth import TruthModel, solve_truth
 
 
 @dataclass(frozen=True)

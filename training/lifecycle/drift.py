@@ -20,7 +20,7 @@ import pandas as pd
 from features.contract import INSUFFICIENT, JUDGEMENTS, RISK_SCORE
 from features.pipeline import CaseFeatures
 from training.bundle import CaseworkModel
-from training.report_plots import svg_bars
+from training.reporting.report_plots import svg_bars
 from training.trainer import design_weights
 from training.trainer import judged as has_verdict
 

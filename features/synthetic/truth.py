@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from features.calibration import TABLE3_CELLS, CalibrationConfig, load_config
 from features.contract import (
     AIMS,
     JUDGEMENTS,
@@ -37,7 +36,13 @@ from features.contract import (
     score_column,
     truth_column,
 )
-from features.population import draw_case_covariates, draw_officers, draw_posts, window_months
+from features.synthetic.calibration import TABLE3_CELLS, CalibrationConfig, load_config
+from features.synthetic.population import (
+    draw_case_covariates,
+    draw_officers,
+    draw_posts,
+    window_months,
+)
 
 DRIVERS: tuple[str, ...] = (
     "provider_type",

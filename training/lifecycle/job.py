@@ -14,10 +14,9 @@ import pandas as pd
 
 from features.settings import Settings
 from training.bundle import CaseworkModel
-from training.model_card import model_card, render_model_card
-from training.promotion import link, publish
-from training.store import TrainingStore
-from training.tracking import (
+from training.lifecycle.promotion import link, publish
+from training.lifecycle.store import TrainingStore
+from training.lifecycle.tracking import (
     CHAMPION,
     RegisteredRun,
     load_registered,
@@ -26,6 +25,7 @@ from training.tracking import (
     log_tuning,
     training_run,
 )
+from training.reporting.model_card import model_card, render_model_card
 from training.trainer import TrainingResult, train
 from training.tuning import OBJECTIVE, TrialRecord, TuningResult, tune
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from features.settings import Settings
 from training.bundle import METADATA_FILE, CaseworkModel
-from training.tracking import CHAMPION, MODEL_NAME, connect, load_registered
+from training.lifecycle.tracking import CHAMPION, MODEL_NAME, connect, load_registered
 
 PREVIOUS = "previous"
 

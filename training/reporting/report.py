@@ -25,12 +25,14 @@ import pandas as pd
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, score_column
 from features.settings import Settings
-from training import report_plots as plots
 from training.bootstrap_metrics import METRICS as RANKING_METRICS
 from training.bootstrap_metrics import metrics_with_intervals
 from training.bundle import CaseworkModel
-from training.explain import Contributions, explain_matrix, judgement_phrase
-from training.fairness import (
+from training.lifecycle.tracking import MODEL_NAME, connect
+from training.metrics import reliability_curve
+from training.reporting import report_plots as plots
+from training.reporting.explain import Contributions, explain_matrix, judgement_phrase
+from training.reporting.fairness import (
     INTERSECTION,
     METRIC_LABELS,
     METRICS,
@@ -38,14 +40,12 @@ from training.fairness import (
     audit_fairness,
     characteristics,
 )
-from training.metrics import reliability_curve
-from training.replication import replication_table
-from training.report_interactive import INTERACTIVE_CASES, SCRIPT, interactive_data
-from training.report_template import TEMPLATE
-from training.tracking import MODEL_NAME, connect
+from training.reporting.replication import replication_table
+from training.reporting.report_interactive import INTERACTIVE_CASES, SCRIPT, interactive_data
+from training.reporting.report_template import TEMPLATE
+from training.reporting.truth_lab import TruthLab, has_truth, rows_of, truth_lab
 from training.trainer import design_weights
 from training.trainer import judged as has_verdict
-from training.truth_lab import TruthLab, has_truth, rows_of, truth_lab
 
 PLOT_CASES = 3000
 TURN_BIN = 5

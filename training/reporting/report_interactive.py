@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import CATEGORIES
-from training.explain import FEATURE_LABELS, Contributions
+from training.reporting.explain import FEATURE_LABELS, Contributions
 
 INTERACTIVE_CASES = 1000
 

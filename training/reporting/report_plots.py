@@ -16,7 +16,7 @@ import pandas as pd
 import shap
 
 from features.contract import JUDGEMENTS
-from training.explain import Contributions
+from training.reporting.explain import Contributions
 
 DPI = 80
 

@@ -25,8 +25,8 @@ from mlflow.models import infer_signature
 from features.contract import FRAME_COLUMNS, JUDGEMENTS
 from features.settings import Settings
 from training.bundle import CaseworkModel
-from training.model_card import render_model_card
 from training.pyfunc import BUNDLE_ARTIFACT, CaseworkPyfunc
+from training.reporting.model_card import render_model_card
 from training.trainer import TrainingResult, data_fingerprint
 
 if TYPE_CHECKING:

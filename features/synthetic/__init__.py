@@ -1,0 +1,1 @@
+"""The synthetic world: officers, their cases, the true judgement model and its calibration."""

@@ -1,0 +1,1 @@
+"""The model's life: tracking and registry, the store, drift, gates, promotion, retraining."""
