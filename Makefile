@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
+SPARK_STAMP := $(VENV)/.spark-installed
 CHROMIUM := /usr/bin/chromium
+JAVA := /usr/bin/java
 DATA := $(or $(CASEWORK_DATA_DIR),data)
 REPORTS := $(or $(CASEWORK_REPORTS_DIR),reports)
 SEED ?= 1
@@ -21,14 +23,24 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+# Spark (`--engine spark`) is an extra: `make test` and `make bench` install it, `make demo` does not.
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+$(BENCH_STAMP): $(SPARK_STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark,bench]'
 	touch $(BENCH_STAMP)
 
 # Browser tests drive Debian's Chromium; install it once when it is missing.
 $(CHROMIUM):
 	command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
 	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)
+
+# Spark needs a Java runtime (17+); install Debian's headless one once when java is missing.
+$(JAVA):
+	command -v java >/dev/null || { command -v apt-get >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends default-jre-headless \
+	  || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends default-jre-headless); }
 
 demo: install
 	$(BIN)/casework generate --cases 50000 --frame-cases 250000 --seed $(SEED) --out $(DATA) --with-truth --calibration-report
@@ -53,7 +65,7 @@ demo: install
 	@echo "  MLflow         $(or $(CASEWORK_MLFLOW_URI),sqlite:///mlflow.db), artifacts in mlruns/"
 	@echo "                 browse: $(BIN)/mlflow ui --backend-store-uri $(or $(CASEWORK_MLFLOW_URI),sqlite:///mlflow.db)"
 
-test: install $(CHROMIUM)
+test: $(SPARK_STAMP) $(CHROMIUM) $(JAVA)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -69,7 +81,7 @@ format: install
 serve: install
 	$(BIN)/casework serve --port $(or $(PORT),3000)
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) $(JAVA)
 	$(BIN)/python -m benchmarks.run
 
 clean:

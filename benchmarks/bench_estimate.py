@@ -1,7 +1,7 @@
 """Estimation studies: interval coverage, rating calibration, national tables, and speed vs svy.
 
 `python -m benchmarks.bench_estimate` prints the tables and writes results/estimate_studies.json
-(`make bench` runs only the speed rows, :func:`run`). The frames and seeds differ from the ones
+(`make bench` runs only the speed rows, ``run``). The frames and seeds differ from the ones
 the estimator's tests use (frame seeds 7 and 41).
 """
 
@@ -21,6 +21,7 @@ from serving.estimation import estimate, national_tables, rate
 from serving.ratings import BANDS, STANDARDS, band
 from serving.sampling import SampleRequest, block_columns, design_for
 from serving.simulation import draw_many
+from tests.serving_tests.test_estimation_coverage import reliability, spread_statements
 
 FRAME_SEED = 23
 DRAW_SEED = 29
@@ -104,19 +105,23 @@ def true_ratings(judged: pd.DataFrame, by: str) -> dict[tuple[str, str], int]:
     }
 
 
-def reliability(stated: np.ndarray, hit: np.ndarray) -> list[dict[str, object]]:
-    """Binned reliability of stated probabilities: bins of width 0.1 holding ≥ 50 statements."""
-    bins = np.minimum((stated * 10).astype(int), 9)
-    return [
-        {
-            "bin": f"{b / 10:.1f}-{(b + 1) / 10:.1f}",
-            "count": int((bins == b).sum()),
-            "stated": round(float(stated[bins == b].mean()), 4),
-            "observed": round(float(hit[bins == b].mean()), 4),
-        }
-        for b in range(10)
-        if (bins == b).sum() >= 50
-    ]
+def spread_study(replicates: int, seed: int) -> dict:
+    """Calibration over truths spread across the bands (``spread_replicate``)."""
+    found = spread_statements(replicates, seed)
+    point = found[found["point"]]
+    truth = found[found["hit"]]
+    middle = point[truth["band"].isin([1, 2]).to_numpy()]
+    return {
+        "replicates": replicates,
+        "accuracy": round(float(point["hit"].mean()), 4),
+        "predicted_accuracy": round(float(point["stated"].mean()), 4),
+        "accuracy_true_good_or_ri": round(float(middle["hit"].mean()), 4),
+        "true_good_or_ri_stated_ge_0.9": round(float((middle["stated"] >= 0.9).mean()), 4),
+        "truth_bands": (truth["band"].value_counts(normalize=True).sort_index()).round(3).tolist(),
+        "reliability": reliability(
+            found["stated"].to_numpy(), found["hit"].to_numpy(float), found["replicate"]
+        ),
+    }
 
 
 def ratings_study(
@@ -125,7 +130,9 @@ def ratings_study(
     """Stated P(band) against the realised truth, for the overall ratings and for the groups of
     ``by`` (publishable or flagged too few): binned reliability, accuracy of the point rating and
     its stated probability, and how often a truly Good or Requires improvement standard is
-    rated right."""
+    rated right. The frames' truths sit just above 50% for every standard (Requires
+    improvement), where no probability computed from the sample alone can be calibrated for
+    that fixed truth: ``spread_study`` measures calibration over truths that vary."""
     found: dict[str, dict[str, list]] = {}
     for seed in frame_seeds:
         data = generate(2_000, 5_000, seed=seed, with_truth=True)
@@ -133,7 +140,8 @@ def ratings_study(
             data.frame, data.frame_judgements, SampleRequest(size=120, method=method)
         )
         truth = true_ratings(judged, by)
-        for draw in draw_many(design, method, draws, seed=DRAW_SEED, workers=2):
+        chosen = draw_many(design, method, draws, seed=DRAW_SEED, workers=2)
+        for number, draw in enumerate(chosen):
             sample = judged[draw]
             table = pd.concat([rate(sample, draws=2_000), rate(sample, by=by, draws=2_000)])
             for row in table.dropna(subset=["rating"]).itertuples():
@@ -149,7 +157,10 @@ def ratings_study(
                     row.p_inadequate,
                 ]
                 true_band = truth[(row.group, row.standard)]
-                into = found.setdefault(kind, {k: [] for k in ("stated", "hit", "right", "p", "t")})
+                into = found.setdefault(
+                    kind, {k: [] for k in ("stated", "hit", "right", "p", "t", "draw")}
+                )
+                into["draw"].extend([f"{seed}/{number}"] * 4)
                 into["stated"].extend(probabilities)
                 into["hit"].extend(k == true_band for k in range(4))
                 into["right"].append(BANDS.index(row.rating) == true_band)
@@ -166,7 +177,10 @@ def ratings_study(
             "accuracy_true_good_or_ri": round(float(right[middle].mean()), 4)
             if middle.any()
             else None,
-            "reliability": reliability(np.array(into["stated"]), np.array(into["hit"])),
+            "true_bands": np.bincount(true_band, minlength=4).tolist(),
+            "reliability": reliability(
+                np.array(into["stated"]), np.array(into["hit"], float), np.array(into["draw"])
+            ),
         }
     return out
 
@@ -290,6 +304,8 @@ def main() -> None:
                 "zero_width": int(table["zero_width"].sum()),
             }
             print(key, json.dumps(out[key]))
+    out["ratings, spread truths"] = spread_study(replicates=1_000, seed=59)
+    print(json.dumps(out["ratings, spread truths"], indent=1))
     out["ratings"] = ratings_study([FRAME_SEED, 31, 37], draws=150)
     out["ratings by region"] = ratings_study([FRAME_SEED, 31, 37], draws=150, by="region")
     print(json.dumps(out["ratings"], indent=1))

@@ -13,6 +13,7 @@ MODULES = (
     "bench_estimate",
     "bench_explain",
     "bench_service",
+    "bench_spark",
 )
 
 

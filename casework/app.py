@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import typer
@@ -65,3 +67,17 @@ def progress_bar(label: str) -> Progress:
         console=console,
         transient=True,
     )
+
+
+@contextmanager
+def step_bar(label: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A transient bar for a job that names its steps: call the yielded function as each starts."""
+    progress = progress_bar(label)
+    with progress:
+        task = progress.add_task("starting", total=total)
+        started = itertools.count()
+
+        def step(name: str) -> None:
+            progress.update(task, description=name, completed=min(next(started), total))
+
+        yield step

@@ -11,6 +11,7 @@ from casework.commands import (  # noqa: F401  (each module registers its comman
     sample,
     sealed,
     serve,
+    study,
     train,
     validate,
 )

@@ -1,5 +1,4 @@
-"""Read and write the contract's tables (CSV, Parquet, Excel); user-caused read failures are
-InputErrors.
+"""Read and write the contract's tables (CSV, Parquet, Excel); user-caused failures: InputError.
 
 ``read_table`` returns the table as found in the file, indexed by the row numbers a person sees
 there (CSV: line numbers, the header being line 1; Parquet: 1-based row numbers; Excel: the
@@ -35,8 +34,11 @@ _NOT_UTF8 = "not UTF-8 text (wrong encoding or not a CSV file); save it as UTF-8
 
 
 def read_table(path: Path | str) -> pd.DataFrame:
-    """The table in a .csv (UTF-8, optional BOM, every column as strings), .parquet or .xlsx
-    (first sheet, every cell as text) file."""
+    """The table in a .csv, .parquet or .xlsx file, as found there.
+
+    CSV: UTF-8, optional BOM, every column as strings; Excel: the first sheet, every cell as
+    text.
+    """
     path = Path(path)
     readers = {".csv": _read_csv, ".parquet": _read_parquet, ".xlsx": _read_xlsx}
     suffix = path.suffix.lower()
@@ -56,8 +58,10 @@ def write_table(
     path: Path | str,
     choices: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Write ``frame`` to a .csv, .parquet or .xlsx file atomically: readers see the old or new
-    file. In a workbook, the columns in ``choices`` get a drop-down list of their values."""
+    """Write ``frame`` to a .csv, .parquet or .xlsx file atomically: readers see old or new.
+
+    In a workbook, the columns in ``choices`` get a drop-down list of their values.
+    """
     path = Path(path)
     writers: dict[str, Callable[[pd.DataFrame, BinaryIO], None]] = {
         ".csv": lambda df, handle: df.to_csv(handle, index=False, encoding="utf-8"),

@@ -1,4 +1,10 @@
-"""The one typed settings object: every path, URI and seed casework reads from its environment."""
+"""The one typed settings object: every path, URI, limit and seed, read from the environment.
+
+This is the project's ground-floor settings module: features, training, serving and the CLI all
+read this one ``Settings`` (each field a ``CASEWORK_<FIELD>`` variable), and it sits in
+``features`` because every other package may import from there. Fields are grouped by reader:
+where things live (everyone), the HTTP service, and the retraining job's test hook.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +20,14 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CASEWORK_", extra="ignore")
 
+    # where things live: read by every package
     data_dir: Path = Field(Path("data"), description="Where generated and imported tables live.")
     models_dir: Path = Field(Path("models"), description="Exported champion bundle for serving.")
     mlflow_uri: str = Field("sqlite:///mlflow.db", description="MLflow tracking store URI.")
     mlflow_artifacts: Path = Field(Path("mlruns"), description="MLflow artifact root.")
     reports_dir: Path = Field(Path("reports"), description="HTML reports and model cards.")
     seed: int = Field(1, description="Default random seed for generation, training and sampling.")
+    # read by the HTTP service (serving) and the sealed-sample store it shares with the CLI
     api_token: SecretStr | None = Field(
         None, description="Bearer token the HTTP service requires on every non-health call."
     )
@@ -50,6 +58,12 @@ class Settings(BaseSettings):
         description="Test hook: service jobs on the frame file of this name spin (holding the "
         "GIL, like a heavy cube) until killed, to prove the deadline and the event loop hold.",
     )
+    # read by --engine spark (serving.spark)
+    spark_master: str = Field(
+        "local[*]",
+        description="Spark master URL for --engine spark (local[*], spark://..., yarn, k8s://...).",
+    )
+    # read by the retraining job (training.lifecycle)
     fault_point: str | None = Field(
         None,
         description="Test hook: the retrain job kills itself (SIGKILL) on reaching this step "

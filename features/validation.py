@@ -158,13 +158,15 @@ def _strings(values: pd.Series) -> Parsed:
 
 
 def spelled_judgement(text: str) -> str:
-    """A judgement in the contract's spelling: lower case, inner blanks or hyphens as ``_``
-    ("Not inspected" → ``not_inspected``); files and the API read judgements alike."""
+    """A judgement in the contract's spelling, so files and the API read judgements alike.
+
+    Lower case, inner blanks or hyphens as ``_`` ("Not inspected" → ``not_inspected``).
+    """
     return re.sub(r"[\s-]+", "_", text.strip().lower())
 
 
 def _judgements(values: pd.Series) -> Parsed:
-    """Judgement values in the contract's spelling (:func:`spelled_judgement`)."""
+    """Judgement values in the contract's spelling (``spelled_judgement``)."""
     return _each_distinct(_text(values), lambda t: t.map(spelled_judgement)), None
 
 

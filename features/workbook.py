@@ -59,8 +59,11 @@ def write_workbook(
 
 
 def save_exact(book: Workbook, target: BinaryIO | Path) -> None:
-    """Save ``book`` with every float as its ``repr``: openpyxl's own "%.16g" is a digit short
-    of a round trip, so a probability would come back changed in its last bit."""
+    """Save ``book`` with every float as its ``repr``, so probabilities round-trip exactly.
+
+    openpyxl's own "%.16g" is a digit short of a round trip: a probability would come back
+    changed in its last bit.
+    """
     for sheet in book.worksheets:
         for cell in (c for row in sheet.iter_rows() for c in row):
             if isinstance(cell.value, float) and math.isfinite(cell.value):
@@ -137,7 +140,7 @@ def _text(value: object) -> str:
 
 
 def _width(name: object, values: pd.Series) -> float:
-    """Column width fitting the header and the first rows' values, at most :data:`WIDEST`."""
+    """Column width fitting the header and the first rows' values, at most ``WIDEST``."""
     shown = values.head(_SAMPLED_ROWS).map(lambda v: len(_text(_cell(v))))
     return min(WIDEST, max([len(str(name)), *shown.tolist()]) + 2)
 

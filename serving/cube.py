@@ -18,7 +18,7 @@ row of highest rank among those still touched is dropped (soft rows, lowest prio
 then minimum rows), and the flight goes on. Strata, blocks and officers are never dropped: they
 form two laminar families (strata ⊃ blocks; officers ⊃ blocks), so their matrix is totally
 unimodular, their polytope has integer vertices and only rounding drift can leave a unit
-fractional, which :mod:`serving.selection` repairs.
+fractional, which ``serving.selection`` repairs.
 
 Memory and time are bounded: the window's matrix grows by doubling (it stays a few dozen units
 wide), and the flight stops after a fixed number of steps (each step fixes a unit or drops a
@@ -101,14 +101,14 @@ def flight_and_landing(
     order: np.ndarray,
     uniforms: np.ndarray,
     land: bool,
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, int]:
     """Round ``pi`` toward a 0/1 sample keeping E[I] = pi and every row.
 
     ``coefficient`` per unit and row slot: 1, or −1 for the slack of a minimum's row.
     ``rank`` per row: −1 never dropped, else the higher the sooner dropped. Stops when no null
     vector is left (the units still fractional are for the landing), unless ``land``: then
-    droppable rows are dropped one by one. Returns π, which rows were dropped, and the outcome
-    (:data:`FINISHED`, :data:`STOPPED` or :data:`STEP_LIMIT`).
+    droppable rows are dropped one by one. Returns π and the outcome (``FINISHED``, ``STOPPED``
+    or ``STEP_LIMIT``).
     """
     pi = pi.copy()
     n_units, width = unit_rows.shape
@@ -227,4 +227,4 @@ def flight_and_landing(
         for i in range(size):
             k = window[i]
             pi[k] += step * u[i]
-    return pi, dropped, outcome
+    return pi, outcome

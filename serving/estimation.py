@@ -2,15 +2,16 @@
 
 For judgement j and group d, the published figure is the share sufficient among the cases where
 j applies, R = Σ_U d a y / Σ_U d a (a: j applies, y: sufficient). Its Hájek estimate weights each
-inspected case by 1/π (π adjusted for cases not inspected, :mod:`serving.pooling`). The ratio is
+inspected case by 1/π (π adjusted for cases not inspected, ``serving.pooling``). The ratio is
 linearised, z_k = d_k a_k (y_k − R̂) / N̂_d, and the variance of Σ z_k/π_k is the balanced-sample
-residual form of :mod:`serving.variance` (strata, the balancing categories of balanced samples,
-certainty blocks). The 95% interval is Korn–Graubard's (:mod:`serving.intervals`, column
+residual form of ``serving.variance`` (strata, the balancing categories of balanced samples,
+certainty blocks; the fpc of a case follows its officer × stratum block, from which no sample
+takes two cases). The 95% interval is Korn–Graubard's (``serving.intervals``, column
 ``ci_method``); ``n_effective`` is R̂(1 − R̂)/v (n where v carries no information) and groups of
-fewer than :data:`MIN_PUBLISHABLE` cases are flagged ``too_few_to_publish``.
+fewer than ``MIN_PUBLISHABLE`` cases are flagged ``too_few_to_publish``.
 
 Several judged samples (a list) are pooled as one sample with the inspections as a further
-stratum level; :func:`rate` (ratings with band probabilities) and :func:`national_tables`
+stratum level; ``rate`` (ratings with band probabilities) and ``national_tables``
 (the annual report's Tables 2 and 3) work on the same pooled design.
 """
 

@@ -25,9 +25,9 @@ from features.settings import Settings
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
-ASGIApp = Callable[
-    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]
-]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/livez", "/docs.json", "/schema.json", "/"})
 OPEN_PREFIXES = ("/ui", "/static_content", "/assets")
@@ -41,7 +41,7 @@ INTERNAL = contextvars.ContextVar("casework_internal_call", default=False)
 
 
 async def _answer(
-    send: Callable[[Message], Awaitable[None]], status: int, body: dict, headers=()
+    send: Send, status: int, body: dict, headers: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
     payload = json.dumps(body).encode()
     await send(
@@ -66,7 +66,8 @@ class TokenGuard:
         self.token = None if token is None else token.encode()
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the call on, or answer 401, 404 (internal routes), 413 or 415 here."""
         if scope["type"] != "http" or _is_open(scope["path"]) or INTERNAL.get():
             await self.app(scope, receive, send)
             return
@@ -87,7 +88,7 @@ class TokenGuard:
                         }
                     ],
                 },
-                [(b"www-authenticate", b"Bearer")],
+                ((b"www-authenticate", b"Bearer"),),
             )
             return
         media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
@@ -113,7 +114,7 @@ class TokenGuard:
             and secrets.compare_digest(credentials.strip(), self.token)
         )
 
-    async def _body(self, receive, length: bytes | None) -> bytes | None:
+    async def _body(self, receive: Receive, length: bytes | None) -> bytes | None:
         """The whole body, or None once it is known to exceed the limit."""
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             return None
@@ -139,7 +140,7 @@ class _Disconnected(Exception):
     """The client disconnected before its body was read."""
 
 
-def _replay(body: bytes, receive):
+def _replay(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that hands the app the body already read, then defers to the client."""
     sent = False
 
@@ -191,6 +192,7 @@ class RedactRecords(logging.Filter):
     """Drop the traceback of refused client input from log records, keeping the one-line event."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record; strip the traceback and input of a refused client request."""
         error = record.exc_info[1] if record.exc_info else None
         if error is not None and type(error).__name__ in CLIENT_ERRORS:
             kind = type(error).__name__
@@ -202,7 +204,7 @@ class RedactRecords(logging.Filter):
 
 
 def redact_logs() -> None:
-    """Install :class:`RedactRecords` on BentoML's server loggers (idempotent)."""
+    """Install ``RedactRecords`` on BentoML's server loggers (idempotent)."""
     for name in ("bentoml._internal.server.http_app", "_bentoml_impl.server.app", "bentoml"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactRecords) for f in logger.filters):

@@ -33,14 +33,23 @@ def domain_df(strata: np.ndarray, member: np.ndarray) -> int:
     return max(cases - len(np.unique(strata[member])), 1)
 
 
+def informative(share: float, se: float) -> bool:
+    """Whether the variance says anything: 0 < p̂ < 1 and a positive, finite SE."""
+    return bool(0.0 < share < 1.0 and np.isfinite(se) and se > 0)
+
+
+def effective_n(share: float, se: float, n: int) -> float:
+    """n* = p̂(1 − p̂)/v, or n where the variance carries no information (module docstring)."""
+    return share * (1.0 - share) / se**2 if informative(share, se) else float(n)
+
+
 def korn_graubard(share: float, se: float, n: int, df: int) -> tuple[float, float]:
     """The 95% Korn–Graubard interval of a share from n cases; NaN without cases."""
     if n == 0 or not np.isfinite(share):
         return float("nan"), float("nan")
     alpha = 1.0 - LEVEL
-    informative = 0.0 < share < 1.0 and np.isfinite(se) and se > 0
-    effective = share * (1.0 - share) / se**2 if informative else float(n)
-    if informative and n > 1:
+    effective = effective_n(share, se, n)
+    if informative(share, se) and n > 1:
         effective *= (stdtrit(n - 1, alpha / 2) / stdtrit(df, alpha / 2)) ** 2
     x = effective * share
     low = betaincinv(x, effective - x + 1, alpha / 2) if x > 0 else 0.0

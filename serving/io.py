@@ -202,11 +202,49 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any]
 
 
-class Problem(BaseModel):
-    """A refused request: what was wrong, field by field."""
+class FrontierPoint(BaseModel):
+    """One risk weight's analytic figures on the simulation's frontier."""
 
-    error: str
-    detail: list[dict[str, Any]] = Field(default_factory=list)
+    risk_weight: float
+    yield_ratio: float = Field(description="Expected insufficient judgements / equal chances.")
+    design_effect: float = Field(description="Kish design effect of the weights 1/π.")
+    mean_half_width: float = Field(description="Mean expected 95% CI half-width.")
+
+
+class SimulationAnswer(BaseModel):
+    """The answer of ``/simulate``: what a request gives before any draw (README, sampling)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    risk_weight: float
+    expected_insufficient: float
+    equal_chance_insufficient: float
+    yield_ratio: float
+    design_effect: float
+    half_widths: dict[str, float] = Field(description="Expected 95% CI half-width per judgement.")
+    equal_chance_half_widths: dict[str, float]
+    frontier: list[FrontierPoint]
+    draws: int = Field(description="Real draws made for the margins (within the time budget).")
+    margins_within_2: float | None = Field(
+        description="Share of draws with every balancing margin within ±2."
+    )
+    worst_margin_mean: float | None
+    seconds: float
+    method: str
+    size: int
+    rating_accuracy: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Per stage and aim: predicted rating, P(right) and the size reaching 90%.",
+    )
+    rating_size_limit: int | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class Reloaded(BaseModel):
+    """The answer of ``/admin/reload``: whether a new champion was loaded, and which is served."""
+
+    reloaded: bool
+    version: str | None
 
 
 __all__ = [
@@ -218,7 +256,8 @@ __all__ = [
     "JudgedRow",
     "ModelInfo",
     "Predictions",
-    "Problem",
+    "Reloaded",
     "SampleAnswer",
     "SampleRequest",
+    "SimulationAnswer",
 ]

@@ -3,8 +3,9 @@
 Sampling, simulation and estimation are CPU-bound Python and numpy that hold the GIL for seconds
 on a large request; run in the server process they would stall ``/predict`` and ``/readyz``.
 Each job runs in its own process forked from a ``forkserver`` that has already imported these
-modules (a fork costs milliseconds, not an import), and the caller waits at most the deadline.
-Past it the process is killed, so the work really stops, and :class:`JobTimeout` is raised (the
+modules, the sampling workflow among them (a fork costs milliseconds, not an import), and the
+caller waits at most the deadline.
+Past it the process is killed, so the work really stops, and ``JobTimeout`` is raised (the
 service answers 503). Input errors raised by the job travel back and are raised in the caller.
 """
 
@@ -21,9 +22,9 @@ from typing import Any
 
 import pandas as pd
 
-import serving.sampling
-import serving.simulation
 from serving.estimation import estimate, rate
+from serving.sampling import SampleRequest, draw_sample
+from serving.workflow import Options, draw
 
 CONTEXT = multiprocessing.get_context("forkserver")
 CONTEXT.set_forkserver_preload([__name__])
@@ -80,10 +81,10 @@ def compile_kernels() -> None:
     from features.synthetic.truth import true_scores
 
     frame = generate(1, 1_000, seed=0, with_truth=True).frame
-    request = serving.sampling.SampleRequest(
+    request = SampleRequest(
         size=30, strata=["gender"], balance=["rosh_level"], minimums={}, method="balanced"
     )
-    serving.sampling.draw_sample(frame, true_scores(frame), request, seed=0)
+    draw_sample(frame, true_scores(frame), request, seed=0)
 
 
 def warm_up() -> None:
@@ -93,6 +94,18 @@ def warm_up() -> None:
         run_job(compile_kernels, deadline=600)
     except Exception:  # the first real job will start the forkserver, or say why it cannot
         logging.getLogger("casework.jobs").exception("could not start the job forkserver")
+
+
+def start_warm_up() -> threading.Event:
+    """``warm_up`` in a thread of its own; the event is set once it is done (readiness)."""
+    done = threading.Event()
+
+    def run() -> None:
+        warm_up()
+        done.set()
+
+    threading.Thread(target=run, daemon=True, name="job-warm-up").start()
+    return done
 
 
 def _child(sender: Connection, function: Callable[..., Any], args: tuple, spin: bool) -> None:
@@ -114,3 +127,14 @@ def estimates_and_ratings(
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The ``/estimate`` job: the estimates and, when asked for, the ratings."""
     return estimate(judged, by=by), rate(judged, by=by) if ratings else None
+
+
+def sample_answer(
+    frame: pd.DataFrame,
+    scores: pd.DataFrame,
+    request: SampleRequest,
+    seed: int | None,
+    options: Options,
+) -> dict[str, Any]:
+    """The ``/sample`` job: the sampling workflow's draw, as the API answers it."""
+    return draw(frame, scores, request, seed, options).answer()

@@ -3,8 +3,8 @@
 Table 2 layout: all CRCs, the four keeping-people-safe questions, per inspection year (April to
 March, "2019/20", from ``inspection_date``; one column "all CRCs" without dates). Table 3 layout:
 provider type × RoSH level ("NPS high", "CRC low", …), the same four questions. Both are domain
-estimates on the pooled design (:mod:`serving.pooling`: each inspection's strata kept apart), so
-their rows have the columns of :func:`serving.estimation.estimate`.
+estimates on the pooled design (``serving.pooling``: each inspection's strata kept apart), so
+their rows have the columns of ``serving.estimation.estimate``.
 """
 
 from __future__ import annotations

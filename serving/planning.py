@@ -2,31 +2,36 @@
 
 For planning, the truth is the frame's **model-predicted** shares: Q_j, the mean over the frame's
 cases of q_j = 1 − p_insufficient__j. A standard's true rating is the band of its lowest key
-question's Q (:mod:`serving.ratings`: standards, bands and thresholds).
+question's Q (``serving.ratings``: standards, bands and thresholds).
 
 The 12 estimated shares are jointly normal on the logit scale around logit(Q) with the design's
 analytic covariance (delta method), the same expression as the half-widths of
-:mod:`serving.simulation` on its diagonal:
+``serving.simulation`` on its diagonal:
 
     Σ_jk = Σ_i (1 − π_i)/π_i · [ρ_jk·s_ij·s_ik + (q_ij − Q_j)(q_ik − Q_k)] / N²,  s = √(q(1 − q)).
 
 The second term is the spread of the scores between cases; ρ_jk (ρ_jj = 1) is the correlation of
 one case's two outcomes beyond what its scores predict, which the model cannot know. It is assumed
-to be :data:`RESIDUAL_CORRELATION` for every pair: measured 0.10–0.20 (mean 0.15) between the
+to be ``RESIDUAL_CORRELATION`` for every pair: measured 0.10–0.20 (mean 0.15) between the
 realised judgements' residuals on the generator's window frame, where a case's latent effect and
-its officer's are shared by its 12 judgements. Every judgement is assumed to apply, so judgements
-that often do not (safety for low RoSH, reviews) get slightly optimistic figures.
+its officer's are shared by its 12 judgements. The planner uses the design's fixed-size form:
+the spread term is taken after the regression on what every sample reproduces (strata, and the
+balancing categories of balanced samples; ``auxiliaries``), as the estimator's variance is.
+Given each case's chance that a judgement applies (``applies``), the shares are among applicable
+cases (``share_covariance``); without it every judgement is assumed to apply, so judgements that
+often do not (safety for low RoSH, reviews) get optimistic figures. The champion learns it from
+its training cases (``training.applicability``) and the simulation passes it here.
 
-P(right rating) is the share of :data:`DRAWS` fixed-seed draws whose lowest key question lands in
-the true band. The smallest size reaching :data:`TARGET` comes from an interpolation search over
+P(right rating) is the share of ``DRAWS`` fixed-seed draws whose lowest key question lands in
+the true band. The smallest size reaching ``TARGET`` comes from an interpolation search over
 sizes with the design rebuilt at each probed size (the same normal draws at every size, so
 P(right) moves smoothly): the size found reaches the target and a size less than
-:data:`SIZE_TOLERANCE` below it does not (P(right) need not be monotone in the size: the officer
+``SIZE_TOLERANCE`` below it does not (P(right) need not be monotone in the size: the officer
 rule caps how far chances can grow). Sizes the request cannot take (too few for its strata) count
 as not reaching it; a standard not reaching the target at the largest size searched (the largest
-the request can take, at most :data:`MAX_GROWTH` × the requested size) gets ``None``, and that
+the request can take, at most ``MAX_GROWTH`` × the requested size) gets ``None``, and that
 size is returned as the limit. At
-most :data:`MAX_PROBES` designs are built, within a time budget; a search cut short keeps the
+most ``MAX_PROBES`` designs are built, within a time budget; a search cut short keeps the
 smallest size found to reach the target and says so.
 """
 
@@ -43,13 +48,18 @@ from scipy.special import expit, logit, ndtri
 from features.contract import JUDGEMENTS, score_column
 from features.errors import InputError
 from serving.design import Design
-from serving.ratings import BANDS, STANDARDS, band
+from serving.ratings import BANDS, STANDARDS, band, psd_root
 from serving.sampling import MAX_SIZE, SampleRequest, design_for
+from serving.variance import CERTAIN
 
 TARGET = 0.9
 PROBIT_TARGET = float(ndtri(TARGET))
 DRAWS = 4_000
 RESIDUAL_CORRELATION = 0.15
+OFFICER_SHARE = 0.10
+"""Share of an outcome's variance (beyond the strata) lying between officer × stratum blocks:
+the estimator's ρ̂ (``serving.variance.officer_correlation``) averaged 0.10 over 600 draws from
+a 3,000-case window frame (seed 61), not the frames planning is checked on."""
 SIZE_TOLERANCE = 0.02
 """Sizes for 90% are found to within this fraction (P(right) itself has a Monte Carlo SE of
 about 0.005, so a finer size would be false precision)."""
@@ -74,24 +84,81 @@ def sufficient_matrix(scores: pd.DataFrame) -> tuple[list[str], np.ndarray]:
 
 
 def share_covariance(
-    pi: np.ndarray, q: np.ndarray, correlation: float = RESIDUAL_CORRELATION
+    pi: np.ndarray,
+    q: np.ndarray,
+    correlation: float = RESIDUAL_CORRELATION,
+    applies: np.ndarray | None = None,
+    balanced_on: np.ndarray | None = None,
+    fpc: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Analytic k × k covariance of the estimated shares under inclusion chances ``pi``."""
-    weight = ((1.0 - pi) / pi)[:, None]
-    spread = q - q.mean(axis=0)
+    """Analytic k × k covariance of the estimated shares under inclusion chances ``pi``.
+
+    Args:
+        applies: N × k chances that each judgement applies to each case (default 1), drawn
+            independently given the case: the shares are then among applicable cases,
+            Q_j = Σ α q / Σ α, and z_ij = a_ij (y_ij − Q_j) / Σ α_j, so the module's sums carry
+            α_ij (α_ij α_ik off the diagonal) and Σα_j Σα_k replaces N².
+        balanced_on: N × p variables every sample reproduces (``auxiliaries``: strata, and
+            the balancing categories of balanced samples): the spread of the expected
+            ž = E[z]/π is then its residual from them, weighted by π(1 − π) (the
+            Deville–Tillé approximation the estimator uses), not ž itself (Poisson sampling).
+        fpc: each case's finite-population factor in place of 1 − π (``block_fpc``).
+    """
+    alpha = np.ones_like(q) if applies is None else np.broadcast_to(applies, q.shape)
+    total = alpha.sum(axis=0)
+    # a certain case (π = 1, up to rounding) adds nothing: never a negative factor
+    factor = np.clip(1.0 - pi if fpc is None else fpc, 0.0, None)[:, None]
+    weight = factor / pi[:, None]
+    spread = q - (alpha * q).sum(axis=0) / total
     sd = np.sqrt(q * (1.0 - q))
-    between = (weight * spread).T @ spread
-    within = (weight * sd).T @ sd
-    within = within * correlation + np.diag(np.diag(within)) * (1.0 - correlation)
-    return (between + within) / len(pi) ** 2
+    c = pi[:, None] * factor
+    expected = alpha * spread / pi[:, None]
+    if balanced_on is not None:
+        root = np.sqrt(c)
+        fit = np.linalg.lstsq(root * balanced_on, root * expected, rcond=None)[0]
+        expected = expected - balanced_on @ fit
+    covariance = (c * expected).T @ expected
+    noise = correlation * (weight * alpha * sd).T @ (alpha * sd)
+    noise[np.diag_indices_from(noise)] = (
+        weight * (alpha * (spread**2 + sd**2) - alpha**2 * spread**2)
+    ).sum(axis=0)
+    return (covariance + noise) / np.outer(total, total)
+
+
+def block_fpc(design: Design) -> np.ndarray:
+    """1 − π − ρ(Π_b − π) per case, ρ = ``OFFICER_SHARE``, Π_b its block's Σπ (below 1): no
+    sample takes two cases of one officer × stratum block (``serving.variance``)."""
+    groups = design.groups
+    block_pi = np.bincount(groups.block, weights=design.pi, minlength=groups.n_blocks)
+    block_pi = block_pi[groups.block]
+    gap = np.where(block_pi < 1.0 - CERTAIN, block_pi - design.pi, 0.0)
+    return 1.0 - design.pi - OFFICER_SHARE * np.clip(gap, 0.0, None)
+
+
+def auxiliaries(design: Design, method: str) -> np.ndarray:
+    """Indicators of what every sample of ``design`` reproduces: its strata, and for balanced
+    samples the categories of its balancing columns."""
+    groups = design.groups
+    parts = [np.eye(groups.n_strata)[groups.stratum]]
+    if method == "balanced":
+        parts += [np.eye(len(names))[codes] for codes, names in groups.balance.values()]
+    return np.hstack(parts)
 
 
 class RatingOdds:
     """P(the sample rates each standard right) for any inclusion chances, on one frame."""
 
-    def __init__(self, scores: pd.DataFrame, seed: int, draws: int = DRAWS) -> None:
+    def __init__(
+        self,
+        scores: pd.DataFrame,
+        seed: int,
+        draws: int = DRAWS,
+        applies: pd.DataFrame | None = None,
+    ) -> None:
         names, self.q = sufficient_matrix(scores)
-        shares = np.clip(self.q.mean(axis=0), EDGE, 1.0 - EDGE)
+        self.applies = None if applies is None else applies[names].to_numpy(dtype=float)
+        alpha = np.ones_like(self.q) if self.applies is None else self.applies
+        shares = np.clip((alpha * self.q).sum(axis=0) / alpha.sum(axis=0), EDGE, 1.0 - EDGE)
         self.logit = logit(shares)
         self.slope = 1.0 / (shares * (1.0 - shares))
         self.standards = []
@@ -103,12 +170,17 @@ class RatingOdds:
         self.truth = np.array([int(band(row[3])) for row in self.standards])
         self.normal = np.random.default_rng(seed).standard_normal((draws, len(names)))
 
-    def p_right(self, pi: np.ndarray) -> np.ndarray:
-        """Share of draws giving each standard its true rating under chances ``pi``."""
-        cov = share_covariance(pi, self.q) * np.outer(self.slope, self.slope)
-        values, vectors = np.linalg.eigh(cov)
-        root = vectors * np.sqrt(np.clip(values, 0.0, None))
-        drawn = self.logit + self.normal @ root.T
+    def p_right(self, design: Design, method: str) -> np.ndarray:
+        """Share of draws giving each standard its true rating with samples of ``design``."""
+        cov = share_covariance(
+            design.pi,
+            self.q,
+            applies=self.applies,
+            balanced_on=auxiliaries(design, method),
+            fpc=block_fpc(design),
+        )
+        cov = cov * np.outer(self.slope, self.slope)
+        drawn = self.logit + self.normal @ psd_root(cov).T
         lowest = np.column_stack([drawn[:, row[4]].min(axis=1) for row in self.standards])
         return (band(expit(lowest)) == self.truth).mean(axis=0)
 
@@ -145,16 +217,8 @@ def _largest_feasible(probe: _Probe, known: int, upper: int) -> int:
     return low
 
 
-def block_capacity(design: Design) -> int:
-    """Cases the officer × stratum rule allows (at most one per block), a bound on any size."""
-    groups = design.groups
-    population = np.bincount(groups.stratum, minlength=groups.n_strata)
-    blocks = np.bincount(groups.block_stratum, minlength=groups.n_strata)
-    return int(np.minimum(population, blocks).sum())
-
-
 def _smallest_reaching(probe: _Probe, index: int, low: int, high: int) -> int:
-    """A size in (low, high] reaching the target, within :data:`SIZE_TOLERANCE` of the smallest:
+    """A size in (low, high] reaching the target, within ``SIZE_TOLERANCE`` of the smallest:
     ``high`` reaches it, the ``low`` it ends with does not.
 
     Interpolation search: the probit of P(right) is close to linear in √size (the SE shrinks
@@ -202,14 +266,16 @@ def rating_accuracy(
     design: Design,
     seed: int,
     budget_seconds: float = 1.0,
+    applies: pd.DataFrame | None = None,
 ) -> tuple[list[dict[str, object]], int | None, list[str]]:
     """Per standard: predicted share, its rating, P(right) under ``design`` and the size that
     reaches 90%.
 
-    ``scores`` are aligned with ``frame``'s rows and ``design`` is the request's. Returns the rows,
-    the largest size searched (``None`` if no search went up) and notes.
+    ``scores`` (and ``applies``, each case's chance that each judgement applies; default 1) are
+    aligned with ``frame``'s rows and ``design`` is the request's. Returns the rows, the largest
+    size searched (``None`` if no search went up) and notes.
     """
-    odds = RatingOdds(scores, seed)
+    odds = RatingOdds(scores, seed, applies=applies)
     if not odds.standards:
         return [], None, ["no judgement has scores for every case: ratings cannot be planned"]
     fields = request.model_dump()
@@ -217,14 +283,15 @@ def rating_accuracy(
     def evaluate(size: int) -> np.ndarray | None:
         try:
             sized = SampleRequest.model_validate({**fields, "size": size})
-            return odds.p_right(design_for(frame, scores, sized).pi)
+            return odds.p_right(design_for(frame, scores, sized), request.method)
         except (InputError, ValidationError):
             return None
 
     probe = _Probe(evaluate, time.perf_counter() + budget_seconds)
-    here = odds.p_right(design.pi)
+    here = odds.p_right(design, request.method)
     probe.cache[request.size] = here
-    upper = min(len(frame), MAX_SIZE, block_capacity(design), MAX_GROWTH * request.size)
+    # at most one case per officer × stratum block (design.allocate's capacity, summed)
+    upper = min(len(frame), MAX_SIZE, design.groups.n_blocks, MAX_GROWTH * request.size)
     limit = None
     rows = []
     for index, (kind, standard, lowest, share, _) in enumerate(odds.standards):

@@ -3,7 +3,7 @@ cases that could not be inspected.
 
 **Pooling.** Each inspection keeps its own strata: the stratum key is the inspection (the
 ``inspection_id`` column, else the file's position) plus the sample's ``stratum``, and the
-variance regression is built per inspection (:func:`serving.variance.pooled_design_matrix`), so
+variance regression is built per inspection (``serving.variance.pooled_design_matrix``), so
 inspections are a further stratum level.
 
 **Unit non-response.** A drawn case whose judgement cells all read ``not_inspected`` could not be
@@ -33,7 +33,12 @@ from features.contract import (
     SUFFICIENT,
 )
 from features.errors import InputError
-from serving.variance import ResidualVariance, collapsed_codes, pooled_design_matrix
+from serving.variance import (
+    ResidualVariance,
+    block_variance,
+    collapsed_codes,
+    pooled_design_matrix,
+)
 
 ALLOWED = (SUFFICIENT, INSUFFICIENT, NOT_APPLICABLE, NOT_INSPECTED)
 ROUNDING = 1e-9
@@ -97,8 +102,20 @@ def prepare(
     pi = adjusted[~missing]
     inspection = np.unique(sample[INSPECTION].to_numpy(), return_inverse=True)[1]
     strata = collapsed_codes(key[~missing].reset_index(drop=True))
-    variance = ResidualVariance(pooled_design_matrix(sample, inspection), pi)
+    x = pooled_design_matrix(sample, inspection)
+    variance = block_variance(sample, x, pi, linearised(sample, judgements, pi))
     return JudgedDesign(sample, pi, strata, variance, judgements)
+
+
+def linearised(sample: pd.DataFrame, judgements: list[str], pi: np.ndarray) -> np.ndarray:
+    """ž = z/π of every judgement's overall share (one column each): what the block fpc's
+    officer correlation is measured on."""
+    values = sample[judgements].astype(str).to_numpy()
+    weight = (values != NOT_APPLICABLE) / pi[:, None]
+    total = np.maximum(weight.sum(axis=0), np.finfo(float).tiny)
+    sufficient = values == SUFFICIENT
+    share = (weight * sufficient).sum(axis=0) / total
+    return weight * (sufficient - share) / total
 
 
 def check(sample: pd.DataFrame, by: str | None, judgements: list[str], source: str) -> None:

@@ -7,14 +7,20 @@ groups them, the three aims (key questions: the four stages).
 
 The point rating comes from the estimated shares. Its uncertainty comes from their **joint**
 design-based distribution: the 12 shares' covariance is the same linearisation as their SEs
-(:meth:`serving.variance.ResidualVariance.covariance` of all judgements' residuals together), put
+(``serving.variance.ResidualVariance.covariance`` of all judgements' residuals together), put
 on the logit scale by the delta method; draws from the multivariate t with the group's design
-degrees of freedom on that scale (fixed seed, :data:`DRAWS` draws) are mapped back and rated.
+degrees of freedom on that scale (fixed seed, ``DRAWS`` draws) are mapped back and rated.
 P(band) is the share of draws in each band, and ``p_rating_right`` is that of the point rating.
-``n`` is the fewest applicable cases among the key questions; below :data:`MIN_RATED` the rating
+``n`` is the fewest applicable cases among the key questions; below ``MIN_RATED`` the rating
 is flagged ``too_few_to_publish``.
 A share of 0 or 1 (or one with zero variance) is drawn around (n·p̂ + ½)/(n + 1) with the
 binomial variance of n cases, uncorrelated with the others.
+
+P(band) says where the truth lies given the sample alone (no prior knowledge of the provider).
+It is calibrated over providers whose truths spread across the bands (README: 1,000 such
+populations, every bin within ±0.04), not for one fixed truth near a threshold, where half of
+the confident statements across it fail whatever the method; how often a fixed provider is
+rated right at a given size is ``serving.planning``'s question.
 """
 
 from __future__ import annotations
@@ -67,6 +73,13 @@ def band(shares: np.ndarray) -> np.ndarray:
     return np.searchsorted(-np.asarray(THRESHOLDS), -np.asarray(shares), side="left")
 
 
+def psd_root(covariance: np.ndarray) -> np.ndarray:
+    """A root R with R Rᵀ = ``covariance``, negative eigenvalues (rounding) set to 0: normal
+    draws times Rᵀ have that covariance even where it is only positive semi-definite."""
+    values, vectors = np.linalg.eigh(covariance)
+    return vectors * np.sqrt(np.clip(values, 0.0, None))
+
+
 def joint_shares(
     design: JudgedDesign, member: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -102,9 +115,7 @@ def draw_shares(
         cov[j, j] = p[j] * (1 - p[j]) / counts[j]
     scale = 1.0 / (p * (1 - p))
     cov_logit = cov * np.outer(scale, scale)
-    values, vectors = np.linalg.eigh(cov_logit)
-    root = vectors * np.sqrt(np.clip(values, 0.0, None))
-    normal = rng.standard_normal((draws, len(p))) @ root.T
+    normal = rng.standard_normal((draws, len(p))) @ psd_root(cov_logit).T
     spread = np.sqrt(df / rng.chisquare(df, size=(draws, 1)))
     return expit(logit(p) + normal * spread)
 

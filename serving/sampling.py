@@ -1,7 +1,7 @@
 """Risk-weighted stratified samples with known inclusion probabilities (CONTRACT.md §5).
 
-``draw_sample(frame, scores, request, seed)`` builds the design (:mod:`serving.design`), draws
-with the requested method (:mod:`serving.selection`) and returns the selected cases with their
+``draw_sample(frame, scores, request, seed)`` builds the design (``serving.design``), draws
+with the requested method (``serving.selection``) and returns the selected cases with their
 inclusion probability, design weight, stratum, risk score and a reason a planner can read (and the
 facts about their officer × stratum block that the variance estimator uses), plus the design
 summary.
@@ -34,9 +34,11 @@ from features.contract import (
     score_column,
 )
 from features.errors import InputError
-from serving.design import SOURCE, Design, build_design
+from serving.design import Design, build_design
+from serving.design_groups import SOURCE
 from serving.estimation import BLOCK_COLUMNS
 from serving.selection import select_reported
+from serving.summary import design_summary
 
 SAMPLE_COLUMNS: tuple[str, ...] = (
     "case_id",
@@ -49,7 +51,7 @@ SAMPLE_COLUMNS: tuple[str, ...] = (
     "reason",
 )
 """The contract's sample columns; the frame's other columns, ``method``/``balance`` and the
-:data:`BLOCK_COLUMNS` follow."""
+``BLOCK_COLUMNS`` follow."""
 
 DEFAULT_MINIMUMS: dict[str, int] = {
     "gender=female": 10,
@@ -205,7 +207,7 @@ class SampleRequest(BaseModel):
         return self.method == "systematic" and self.soft_minimums is False
 
     def design_strata(self) -> list[str]:
-        """Explicit strata, plus the minimum columns when :meth:`stratifies_minimums`."""
+        """Explicit strata, plus the minimum columns when ``stratifies_minimums``."""
         extra = self._minimum_columns() if self.stratifies_minimums() else []
         return self.strata + extra
 
@@ -275,7 +277,12 @@ def aligned_scores(frame: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
 
 def design_for(frame: pd.DataFrame, scores: pd.DataFrame, request: SampleRequest) -> Design:
     """The inclusion probabilities of ``request`` on ``frame`` (scores matched by case_id)."""
-    score = target_score(aligned_scores(frame, scores), request.target)
+    return aligned_design(frame, aligned_scores(frame, scores), request)
+
+
+def aligned_design(frame: pd.DataFrame, aligned: pd.DataFrame, request: SampleRequest) -> Design:
+    """``design_for`` with the scores already in the frame's row order (``aligned_scores``)."""
+    score = target_score(aligned, request.target)
     if not np.isfinite(score).all() or (score < 0).any():
         raise InputError(f"{request.target} must be a finite, non-negative score", source="scores")
     return build_design(
@@ -305,35 +312,21 @@ def check_method(design: Design, request: SampleRequest) -> None:
         )
 
 
-def reasons(
-    cases: pd.DataFrame, equal: np.ndarray, drivers: Callable[[pd.DataFrame], pd.Series] | None
-) -> pd.Series:
-    """A sentence per selected case: its stratum, its chance, and why it is above or below."""
+def reasons(cases: pd.DataFrame, equal: np.ndarray) -> pd.Series:
+    """A sentence per selected case: its stratum, its chance against the equal chance, its risk."""
     ratio = cases["inclusion_probability"].to_numpy() / equal
-    because = (
-        drivers(cases).reindex(cases.index).fillna("")
-        if drivers is not None
-        else pd.Series("", index=cases.index)
-    )
-    texts = []
-    for stratum, pi, r, why, risk in zip(
-        cases["stratum"],
-        cases["inclusion_probability"],
-        ratio,
-        because,
-        cases[RISK_SCORE],
-        strict=True,
-    ):
-        direction = "raise" if r >= 1 else "lower"
-        cause = f" because {why} {direction} the risk" if why else f" (risk score {risk:.2f})"
-        texts.append(
-            f"chosen in stratum {stratum}; chance {pi:.1%}, {r:.1f}× the equal chance{cause}"
+    texts = [
+        f"chosen in stratum {stratum}; chance {pi:.1%}, {r:.1f}× the equal chance "
+        f"(risk score {risk:.2f})"
+        for stratum, pi, r, risk in zip(
+            cases["stratum"], cases["inclusion_probability"], ratio, cases[RISK_SCORE], strict=True
         )
+    ]
     return pd.Series(texts, index=cases.index)
 
 
 def block_columns(design: Design, risk: np.ndarray) -> pd.DataFrame:
-    """:data:`~serving.estimation.BLOCK_COLUMNS` for every frame case: the Σπ, number of frame
+    """``serving.estimation.BLOCK_COLUMNS`` for every frame case: the Σπ, number of frame
     cases and mean risk score of its officer × stratum block."""
     block, blocks = design.groups.block, design.groups.n_blocks
     cases = np.bincount(block, minlength=blocks)
@@ -349,23 +342,36 @@ def draw_sample(
     scores: pd.DataFrame,
     request: SampleRequest,
     seed: int,
-    drivers: Callable[[pd.DataFrame], pd.Series] | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> Sample:
-    """Draw one sample; ``drivers`` optionally words why selected cases are risky."""
-    from serving.summary import design_summary
+    """Draw one sample of ``frame`` under ``request`` (CONTRACT.md §5).
 
+    Args:
+        frame: The caseload frame (CONTRACT.md §2).
+        scores: Its scores (CONTRACT.md §3), matched by ``case_id``.
+        request: The sampling request.
+        seed: The draw's random seed, 0 to 2⁶³ − 1.
+        on_step: Called with ``"design"`` and then ``"draw"`` as each step starts (progress).
+
+    Raises:
+        InputError: The request cannot be met on this frame (the field is named).
+    """
+    step = on_step or (lambda name: None)
     frame = frame.reset_index(drop=True)
     check_seed(seed)
-    design = design_for(frame, scores, request)
+    step("design")
+    aligned = aligned_scores(frame, scores)
+    design = aligned_design(frame, aligned, request)
     check_method(design, request)
+    step("draw")
     chosen, landing = select_reported(design, request.method, np.random.default_rng(seed))
-    risk = aligned_scores(frame, scores)[RISK_SCORE].to_numpy(dtype=float)
+    risk = aligned[RISK_SCORE].to_numpy(dtype=float)
     picked = frame.loc[chosen].copy()
     picked["stratum"] = design.groups.stratum_names[design.groups.stratum[chosen]]
     picked["inclusion_probability"] = design.pi[chosen]
     picked["design_weight"] = 1.0 / design.pi[chosen]
     picked["risk_score"] = risk[chosen]
-    picked["reason"] = reasons(picked, design.equal[chosen], drivers)
+    picked["reason"] = reasons(picked, design.equal[chosen])
     picked["method"] = request.method
     picked["balance"] = ",".join(request.balance_columns())
     blocks = block_columns(design, risk).loc[chosen]

@@ -3,19 +3,20 @@
 * ``systematic``: stratified systematic πps. Each stratum is laid out officer by officer (officers
   and their cases in a fresh random order every draw) and cut with one random start; because no
   officer × stratum block holds more than 1 of π, a block yields at most one case.
-* ``balanced``: the cube method (:mod:`serving.cube`) with strata, blocks and officer caps as hard
+* ``balanced``: the cube method (``serving.cube``) with strata, blocks and officer caps as hard
   rows, the categories with a hard minimum as rows dropped last, and the other balancing
   categories as soft rows. The landing, in order, each step bounded and none raising:
 
-  1. linear programming over the ≤ 40 units the flight left fractional (:mod:`serving.landing`):
+  1. linear programming over the ≤ 40 units the flight left fractional (``serving.landing``):
      π exact, hard rows exact, soft margins as close as possible;
   2. otherwise the cube landing: rows dropped one at a time (soft rows, lowest priority first,
      then minimum rows), so it lands with the best margins it can;
   3. units that rounding drift (~1e-9) leaves fractional on the hard rows alone are rounded by a
      small integer program that meets strata, blocks and officer caps exactly.
 
-  Which path a draw took, its worst margin, and any minimum it could not guarantee are reported
-  (:class:`Landing`, in the design summary).
+  Which path a draw took, its worst margin, any minimum it could not guarantee and whether a
+  flight stopped at its step bound are reported
+  (``Landing``, in the design summary).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from serving.cube import flight_and_landing
+from serving.cube import STEP_LIMIT, flight_and_landing
 from serving.design import Design
 from serving.landing import MAX_UNITS, land
 
@@ -46,6 +47,8 @@ class Landing:
     worst_margin: float = 0.0
     minimums_unmet: list[str] = field(default_factory=list)
     repaired_units: int = 0
+    step_limit: bool = False
+    """A flight stopped at its step bound (never seen: the bound is a safety net)."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form (for the design summary)."""
@@ -221,9 +224,10 @@ def balanced(design: Design, rng: np.random.Generator) -> tuple[np.ndarray, Land
     rows = constraint_rows(design)
     order = _order(design, rows, rng)
     uniforms = rng.random(len(rows.pi) + 1)
-    flown, _, _ = flight_and_landing(
+    flown, outcome = flight_and_landing(
         rows.pi, rows.unit_rows, rows.coefficient, rows.rank, order, uniforms, False
     )
+    outcomes = [outcome]
     path = "flight"
     hard = rows.rank < SOFT_RANK
     keep_minimums = np.where(hard, -1, rows.rank)
@@ -235,7 +239,7 @@ def balanced(design: Design, rng: np.random.Generator) -> tuple[np.ndarray, Land
             path = "linear programming" if path == "flight" else f"{path}, linear programming"
             break
         path = stage
-        flown, _, _ = flight_and_landing(
+        flown, outcome = flight_and_landing(
             flown,
             rows.unit_rows,
             rows.coefficient,
@@ -244,7 +248,8 @@ def balanced(design: Design, rng: np.random.Generator) -> tuple[np.ndarray, Land
             uniforms[::-1],
             True,
         )
-    landing = Landing(path)
+        outcomes.append(outcome)
+    landing = Landing(path, step_limit=STEP_LIMIT in outcomes)
     fractional = _fractional(flown)
     if len(fractional):
         flown[fractional] = _repair(flown, fractional, rows, rng)
@@ -266,7 +271,7 @@ def unmet_minimums(design: Design, chosen: np.ndarray) -> list[str]:
 
 
 def _fractional(pi: np.ndarray) -> np.ndarray:
-    """Units still fractional; those within :data:`DRIFT` of 0 or 1 are snapped in place."""
+    """Units still fractional; those within ``DRIFT`` of 0 or 1 are snapped in place."""
     near = (pi <= DRIFT) | (pi >= 1 - DRIFT)
     pi[near] = np.round(pi[near])
     return np.flatnonzero(~near)
@@ -288,7 +293,7 @@ def _membership(fractional: np.ndarray, rows: Rows) -> tuple[np.ndarray, np.ndar
     return touched, member
 
 
-def _land_lp(pi: np.ndarray, fractional: np.ndarray, rows: Rows, rng) -> bool:
+def _land_lp(pi: np.ndarray, fractional: np.ndarray, rows: Rows, rng: np.random.Generator) -> bool:
     """LP landing over the units the flight left fractional, in place (False when there are
     too many or no candidate meets the rules):
     strata, blocks and officers exact, every hard minimum met, soft margins closest. The slack
@@ -312,7 +317,9 @@ def _land_lp(pi: np.ndarray, fractional: np.ndarray, rows: Rows, rng) -> bool:
     return True
 
 
-def _repair(pi: np.ndarray, fractional: np.ndarray, rows: Rows, rng) -> np.ndarray:
+def _repair(
+    pi: np.ndarray, fractional: np.ndarray, rows: Rows, rng: np.random.Generator
+) -> np.ndarray:
     """0/1 values for units left fractional by rounding drift on the never-dropped rows: an
     integer program meets those rows' rounded totals exactly, preferring units of high π (a
     random tie-break); the shift in π is of the order of the drift."""

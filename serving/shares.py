@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import NOT_APPLICABLE, SUFFICIENT
-from serving.intervals import CI_METHOD, domain_df, korn_graubard
+from serving.intervals import CI_METHOD, domain_df, effective_n, korn_graubard
 from serving.pooling import JudgedDesign
 from serving.variance import ResidualVariance
 
@@ -21,7 +21,7 @@ ESTIMATE_COLUMNS: tuple[str, ...] = (
     "ci_low",
     "ci_high",
 )
-"""The contract's columns; :data:`EXTRA_COLUMNS` follow them."""
+"""The contract's columns; ``EXTRA_COLUMNS`` follow them."""
 EXTRA_COLUMNS: tuple[str, ...] = ("n_effective", "df", "ci_method", "too_few_to_publish")
 MIN_PUBLISHABLE = 15
 """Groups with fewer applicable cases than this are flagged ``too_few_to_publish``: below it the
@@ -71,7 +71,6 @@ def table(
             n, share, se = ratio(sufficient, inside, design.pi, design.variance)
             df = domain_df(design.strata, inside > 0) if n else 0
             low, high = korn_graubard(share, se, n, df)
-            informative = 0 < share < 1 and se > 0
             rows.append(
                 {
                     "judgement": judgement,
@@ -81,7 +80,7 @@ def table(
                     "se": se,
                     "ci_low": low,
                     "ci_high": high,
-                    "n_effective": share * (1 - share) / se**2 if informative else float(n),
+                    "n_effective": effective_n(share, se, n),
                     "df": df,
                     "ci_method": CI_METHOD,
                     "too_few_to_publish": n < MIN_PUBLISHABLE,

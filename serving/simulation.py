@@ -3,16 +3,25 @@
 Expected figures are **analytic** (no draws): expected yield 12·Σπ·risk versus λ = 0 (the same
 design with equal chances in strata), the Kish design effect, and each judgement's expected 95%
 CI half-width from the model's probabilities, 1.96·√(Σ (1 − π)/π · [q(1 − q) + (q − Q)²]) / N
-(q = 1 − p_insufficient, Q its mean; assumes every judgement applies and ignores the gain from
-balancing, so it is slightly conservative). The share of draws that keep every balancing margin
+(q = 1 − p_insufficient, Q its mean; ignores the gain from balancing, so it is slightly
+conservative). Given each case's chance that each judgement applies (``applies``: the champion's
+``CaseworkModel.applicability``, learned from its training cases), half-widths and rating
+accuracy are those of shares among applicable cases (``serving.planning.share_covariance``);
+without it every judgement is assumed to apply, optimistic for the safety and review questions,
+and the result says so. The share of draws that keep every balancing margin
 within ±2 comes from actual draws with the chosen method, as many as fit the time budget.
-Each standard's chance of the right rating and the size reaching 90%: :mod:`serving.planning`.
+Each standard's chance of the right rating and the size reaching 90%: ``serving.planning``.
+
+Draw k of a simulation with seed s uses the k-th child of ``SeedSequence(s)`` and nothing else
+(``one_draw``), so it is the same draw wherever it runs: in this process (``local_draws``) or
+as a Spark task (``serving.spark.simulation``).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 
@@ -30,6 +39,10 @@ from serving.summary import expected_yield, kish_deff
 FRONTIER = (0.0, 0.25, 0.5, 0.75, 1.0)
 RATING_SECONDS = 1.0
 """At most this long searching for the sizes that rate each standard right 90% of the time."""
+APPLICABILITY_UNKNOWN = (
+    "applicability unknown: predicted accuracy assumes every question applies (optimistic for "
+    "the safety and review questions); a champion trained with this version learns it"
+)
 
 
 @dataclass
@@ -59,11 +72,53 @@ class Simulation:
         return asdict(self)
 
 
-def half_widths(pi: np.ndarray, scores: pd.DataFrame) -> dict[str, float]:
-    """Expected 95% CI half-width of each judgement's published share (analytic, see module)."""
+def half_widths(
+    pi: np.ndarray, scores: pd.DataFrame, applies: pd.DataFrame | None = None
+) -> dict[str, float]:
+    """Expected 95% CI half-width of each judgement's published share (analytic, see module);
+    ``applies`` (rows as ``scores``') makes it the share among applicable cases."""
     names, q = sufficient_matrix(scores)
-    widths = Z95 * np.sqrt(np.diag(share_covariance(pi, q)))
+    alpha = None if applies is None else applies[names].to_numpy(dtype=float)
+    widths = Z95 * np.sqrt(np.diag(share_covariance(pi, q, applies=alpha)))
     return {name: float(width) for name, width in zip(names, widths, strict=True)}
+
+
+@dataclass(frozen=True)
+class Draw:
+    """One simulated draw: its number, the frame rows it selected and its worst margin."""
+
+    number: int
+    selected: np.ndarray
+    worst_margin: float
+
+
+DrawEngine = Callable[[Design, str, int, int, float], list[Draw]]
+"""Runs draws 0 … R − 1 of ``(design, method, R, seed, budget_seconds)`` and returns the first
+ones done within the budget, in order (``local_draws``, ``serving.spark.simulation``)."""
+
+
+def draw_seeds(seed: int, draws: int) -> list[np.random.SeedSequence]:
+    """One child seed per draw, so draw k is the same in any process and any order."""
+    return np.random.SeedSequence(seed).spawn(draws)
+
+
+def one_draw(design: Design, method: str, number: int, seed: np.random.SeedSequence) -> Draw:
+    """Draw number ``number`` from its own seed: the whole per-draw work, free of side effects."""
+    chosen = select(design, method, np.random.default_rng(seed))
+    return Draw(number, np.flatnonzero(chosen), worst_margin(design, chosen))
+
+
+def local_draws(
+    design: Design, method: str, draws: int, seed: int, budget_seconds: float
+) -> list[Draw]:
+    """The draws in this process, one after another, until done or out of time."""
+    deadline = time.perf_counter() + budget_seconds
+    done = []
+    for number, child in enumerate(draw_seeds(seed, draws)):
+        if time.perf_counter() > deadline:
+            break
+        done.append(one_draw(design, method, number, child))
+    return done
 
 
 def _draws(design: Design, method: str, seed: np.random.SeedSequence, count: int) -> np.ndarray:
@@ -93,24 +148,42 @@ def simulate(
     draws: int,
     seed: int,
     budget_seconds: float = 10.0,
+    engine: DrawEngine = local_draws,
+    applies: pd.DataFrame | None = None,
 ) -> Simulation:
-    """Expected yield, precision and design effect for ``request``; a frontier over λ."""
+    """Expected yield, precision and design effect for ``request``; a frontier over λ.
+
+    Args:
+        draws: How many real draws measure the balancing margins (R; fewer if time runs out).
+        seed: Draw k uses the k-th child of this seed, so any engine gives the same draws.
+        budget_seconds: Wall-clock budget for the whole simulation, draws included.
+        engine: Where the draws run: this process (default) or Spark tasks.
+        applies: Each case's chance that each judgement applies, one row per ``frame`` row in
+            its order (``CaseworkModel.applicability``); None: unknown, every judgement applies.
+    """
     started = time.perf_counter()
     check_seed(seed)
     frame = frame.reset_index(drop=True)
+    if applies is not None:
+        if len(applies) != len(frame):
+            raise ValueError(f"applies has {len(applies)} rows for a {len(frame)}-case frame")
+        applies = applies.reset_index(drop=True)
     aligned = aligned_scores(frame, scores)
     risk = aligned[RISK_SCORE].to_numpy(dtype=float)
     design = design_for(frame, scores, request)
     check_method(design, request)
     equal = design_for(frame, scores, request.model_copy(update={"risk_weight": 0.0}))
+    built = {0.0: equal, request.risk_weight: design}
     base = expected_yield(equal.pi, risk)
     frontier = []
     weights = sorted(set(FRONTIER) | {request.risk_weight})
     for weight in weights:
         if time.perf_counter() - started > budget_seconds:
             break
-        point = design_for(frame, scores, request.model_copy(update={"risk_weight": weight}))
-        widths = half_widths(point.pi, aligned)
+        point = built.get(weight) or design_for(
+            frame, scores, request.model_copy(update={"risk_weight": weight})
+        )
+        widths = half_widths(point.pi, aligned, applies)
         frontier.append(
             {
                 "risk_weight": weight,
@@ -120,17 +193,24 @@ def simulate(
             }
         )
     ratings, size_limit, rating_notes = rating_accuracy(
-        frame, aligned, request, design, seed, min(RATING_SECONDS, budget_seconds / 4)
+        frame,
+        aligned,
+        request,
+        design,
+        seed,
+        min(RATING_SECONDS, budget_seconds / 4),
+        applies=applies,
     )
-    rng = np.random.default_rng(seed)
-    worst = []
-    for _ in range(draws):
-        if time.perf_counter() - started > budget_seconds:
-            break
-        worst.append(worst_margin(design, select(design, request.method, rng)))
+    remaining = budget_seconds - (time.perf_counter() - started)
+    worst = [draw.worst_margin for draw in engine(design, request.method, draws, seed, remaining)]
     notes = [
         "expected figures are analytic (no draws); margins come from real draws",
         *rating_notes,
+        APPLICABILITY_UNKNOWN
+        if applies is None
+        else "applicability: each case's chance that each question applies, as learned by the "
+        "model from its training cases; half-widths and P(right) are for shares among "
+        "applicable cases",
     ]
     if len(frontier) < len(weights):
         notes.append(f"time budget of {budget_seconds:.0f} s reached: frontier cut short")
@@ -143,8 +223,8 @@ def simulate(
         equal_chance_insufficient=base,
         yield_ratio=found / base,
         design_effect=kish_deff(design.pi),
-        half_widths=half_widths(design.pi, aligned),
-        equal_chance_half_widths=half_widths(equal.pi, aligned),
+        half_widths=half_widths(design.pi, aligned, applies),
+        equal_chance_half_widths=half_widths(equal.pi, aligned, applies),
         frontier=frontier,
         draws=len(worst),
         margins_within_2=float(np.mean(np.array(worst) <= 2)) if worst else None,

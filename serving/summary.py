@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from features.contract import JUDGEMENTS
 from serving.design import Design
 from serving.selection import Landing
+
+if TYPE_CHECKING:  # sampling imports this module
+    from serving.sampling import SampleRequest
 
 
 def kish_deff(pi: np.ndarray) -> float:
@@ -86,7 +91,7 @@ def design_summary(
     frame: pd.DataFrame,
     risk: np.ndarray,
     design: Design,
-    request: object,
+    request: SampleRequest,
     chosen: np.ndarray | None,
     seed: int | None,
     landing: Landing | None = None,

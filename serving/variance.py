@@ -6,10 +6,10 @@ The variance of Σ z_k/π_k is approximated as for a balanced sample (Deville & 
 
 where x̌_k holds the variables the design balanced on, p is their rank and h_k the leverage of
 case k in that regression (Σ h_k = p: Deville & Tillé's n/(n − p), case by case; see
-:class:`ResidualVariance`):
+``ResidualVariance``):
 
 * the indicators of the explicit stratum, strata with a single sampled case collapsed together
-  (:func:`collapsed_codes`);
+  (``collapsed_codes``);
 * for **balanced** (cube) samples, the indicators of the balancing categories named in the
   sample's ``balance`` column. **Systematic** samples (``method`` column = ``systematic``) were
   never balanced on them, so their x̌ leaves them out;
@@ -25,6 +25,23 @@ cannot be used (one unit per stratum); the three auxiliaries span a working mode
 totals, Σ_b z ≈ β₀ + β₁M_b + β₂M_b·r̄_b, as in Hartley, Rao & Kiefer (1969, JASA 64). A
 regression on a subspace of the balanced span leaves larger residuals than one on the whole
 span, so the estimator stays conservative within the Deville–Tillé approximation.
+
+Why the fpc follows the officer × stratum block (``block_variance``): both methods draw at
+most one case from a block (systematic: the block is a run of the sorted list shorter than the
+sampling step; balanced: a hard row), so two cases of one officer in one stratum never meet, a
+restriction the case-level (1 − π_k) does not know. Cases of one officer resemble each other
+(the officer's effect and caseload), so the case-level form overstates the variance: with ρ the
+share of the residual variance that lies between blocks, the variance of a design that takes
+one case from a block of Σπ = Π_b is about Σ_s [(1 − Π_b)ρ + (1 − π_k)(1 − ρ)] e_k², i.e.
+c_k = 1 − π_k − ρ(Π_b − π_k) (two-stage sampling: blocks with chance Π_b, then one case
+within; Särndal, Swensson & Wretman 1992, §4.3). ρ is estimated from the sample itself: the
+correlation of the residuals of sampled cases that share an officer (across strata), pooled
+over the judgements (``officer_correlation``); without ``officer_id`` or ``block_pi`` it
+is 0, the case-level form. The officer order of a systematic draw is random and not recorded,
+so successive differences in the sort order carry nothing beyond this. Measured on a
+3,000-case window frame (seed 61, 600 draws of 120): estimated/true variance 1.076 → 1.019
+(systematic), 1.060 → 1.014 (balanced); whole caseloads, where almost every sampled case comes
+from a certainty block, are unchanged (1.002).
 
 Several inspections pooled: each inspection's x̌ is built from its own rows (its strata, its
 method's balancing categories, its blocks) and the blocks are stacked block-diagonally, so the
@@ -70,7 +87,7 @@ def collapsed_codes(values: pd.Series) -> np.ndarray:
 
 
 def collapsed_indicators(values: pd.Series) -> np.ndarray:
-    """Indicators of :func:`collapsed_codes`."""
+    """Indicators of ``collapsed_codes``."""
     codes = collapsed_codes(values)
     if len(codes) == 0:
         return np.empty((0, 0))
@@ -90,7 +107,7 @@ def balanced_on(sample: pd.DataFrame) -> list[str]:
 
 def block_auxiliaries(sample: pd.DataFrame) -> np.ndarray:
     """1, M_b and M_b·r̄_b for cases of certainty blocks (Σπ = 1), 0 for the others; no columns
-    when the sample lacks :data:`BLOCK_COLUMNS` or holds no certainty block.
+    when the sample lacks ``BLOCK_COLUMNS`` or holds no certainty block.
 
     Each column is divided by its largest value (the fit does not change; the rank test does not
     depend on the units of the block counts).
@@ -117,7 +134,7 @@ def design_matrix(sample: pd.DataFrame) -> np.ndarray:
 
 
 def pooled_design_matrix(sample: pd.DataFrame, inspection: np.ndarray) -> np.ndarray:
-    """x̌ of several inspections: each one's :func:`design_matrix`, block-diagonal.
+    """x̌ of several inspections: each one's ``design_matrix``, block-diagonal.
 
     ``inspection`` holds consecutive codes (the rows sorted by inspection).
     """
@@ -129,20 +146,20 @@ def pooled_design_matrix(sample: pd.DataFrame, inspection: np.ndarray) -> np.nda
 class ResidualVariance:
     """Deville–Tillé variance of Σ ž for one sample, with the regression on x̌ factored once.
 
-    With c = 1 − π and w = √c·ž, the weighted residuals are r = (I − UUᵀ)w where U is an
-    orthonormal basis of √c·x̌ (from the eigen-decomposition of the small p × p cross-product,
-    directions below :data:`RANK_TOLERANCE` of the largest dropped as collinear), so every
-    judgement and group reuses one factorisation. Deville & Tillé's n/(n − p) correction is
-    applied case by case through the leverages h_k = ‖U_k‖² (Σ h_k = p):
-    v = Σ r_k²/(1 − h_k), the bias-reduced linearisation of Bell & McCaffrey (2002, *Survey
-    Methodology* 28). With strata only and equal π within a stratum, h_k = 1/n_h and this is
-    the textbook stratified n_h/(n_h − 1); unlike one global factor it does not understate the
-    variance of a domain that lives in strata of two or three cases. Cases fitted exactly
-    (h_k = 1, the certainty blocks' own fit) have r_k = 0 and add nothing.
+    With c = 1 − π (or the given ``fpc``) and w = √c·ž, the weighted residuals are
+    r = (I − UUᵀ)w where U is an orthonormal basis of √c·x̌ (from the eigen-decomposition of
+    the small p × p cross-product, directions below ``RANK_TOLERANCE`` of the largest dropped
+    as collinear), so every judgement and group reuses one factorisation. Deville & Tillé's
+    n/(n − p) correction is applied case by case through the leverages h_k = ‖U_k‖²
+    (Σ h_k = p): v = Σ r_k²/(1 − h_k), the bias-reduced linearisation of Bell & McCaffrey (2002,
+    *Survey Methodology* 28). With strata only and equal π within a stratum, h_k = 1/n_h and
+    this is the textbook stratified n_h/(n_h − 1); unlike one global factor it does not
+    understate the variance of a domain that lives in strata of two or three cases. Cases
+    fitted exactly (h_k = 1, the certainty blocks' own fit) have r_k = 0 and add nothing.
     """
 
-    def __init__(self, x: np.ndarray, pi: np.ndarray):
-        self.root = np.sqrt(1.0 - pi)
+    def __init__(self, x: np.ndarray, pi: np.ndarray, fpc: np.ndarray | None = None) -> None:
+        self.root = np.sqrt(np.clip(1.0 - pi if fpc is None else fpc, 0.0, None))
         weighted = x * self.root[:, None]
         values, vectors = np.linalg.eigh(weighted.T @ weighted)
         keep = values > values.max(initial=0.0) * RANK_TOLERANCE
@@ -167,3 +184,43 @@ class ResidualVariance:
         """The k × k covariance of k linearised totals (columns of ``z_check``), same form."""
         residual = self.residuals(z_check)
         return residual.T @ residual
+
+
+def officer_correlation(residuals: np.ndarray, officers: np.ndarray) -> float:
+    """Pooled correlation of the residuals of sampled cases sharing an officer, in [0, 1].
+
+    Σ_o Σ_{k≠l ∈ o} r_k r_l / Σ_o (m_o − 1) Σ_{k ∈ o} r_k², summed over the columns of
+    ``residuals`` (one per judgement): the pairwise intra-class correlation. 0 without pairs.
+    """
+    codes = np.unique(officers, return_inverse=True)[1]
+    wide = residuals.reshape(len(codes), -1)
+    sums = np.zeros((codes.max(initial=-1) + 1, wide.shape[1]))
+    np.add.at(sums, codes, wide)
+    squares = wide**2
+    pairs = float((sums**2).sum() - squares.sum())
+    scale = float(((np.bincount(codes)[codes] - 1)[:, None] * squares).sum())
+    return float(np.clip(pairs / scale, 0.0, 1.0)) if scale > 0 else 0.0
+
+
+def block_variance(
+    sample: pd.DataFrame, x: np.ndarray, pi: np.ndarray, z_check: np.ndarray
+) -> ResidualVariance:
+    """The variance with the block fpc c_k = 1 − π_k − ρ̂(Π_b − π_k) (module docstring).
+
+    ρ̂ comes from the case-level fit's residuals of ``z_check`` (one column per judgement);
+    certainty blocks keep 1 − π_k (their auxiliaries already carry the block). Without
+    ``officer_id`` or ``block_pi`` this is the case-level form.
+    """
+    plain = ResidualVariance(x, pi)
+    if "officer_id" not in sample.columns or "block_pi" not in sample.columns:
+        return plain
+    block_pi = pd.to_numeric(sample["block_pi"], errors="coerce").to_numpy(dtype=float)
+    usable = np.isfinite(block_pi) & (np.abs(block_pi - 1.0) > CERTAIN)
+    ids = sample["officer_id"]
+    alone = np.char.add("no officer ", np.arange(len(ids)).astype(str))  # pairs with nobody
+    officers = np.where(ids.isna().to_numpy(), alone, ids.astype(str).to_numpy())
+    rho = officer_correlation(plain.residuals(z_check), officers)
+    if rho == 0 or not usable.any():
+        return plain
+    gap = np.where(usable, np.clip(block_pi - pi, 0.0, None), 0.0)
+    return ResidualVariance(x, pi, fpc=1.0 - pi - rho * gap)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from features.settings import Settings, get_settings
 from features.synthetic.generator import SyntheticData, generate
 
 
@@ -14,29 +19,49 @@ def small_data() -> SyntheticData:
 
 
 @pytest.fixture(scope="session")
-def small_model(small_data):
-    """The bundle trained on ``small_data``'s inspected cases (seed 7)."""
+def small_training(small_data):
+    """The training result on ``small_data``'s inspected cases (seed 7), for MLflow logging."""
     from training.trainer import train
 
-    return train(small_data.inspected, seed=7).model
+    return train(small_data.inspected, seed=7)
+
+
+@pytest.fixture(scope="session")
+def small_model(small_training):
+    """The bundle trained on ``small_data``'s inspected cases (seed 7)."""
+    return small_training.model
+
+
+@contextlib.contextmanager
+def _workspace_at(root: Path) -> Iterator[Settings]:
+    """Point the CASEWORK_* settings (data, models, MLflow, reports) at ``root`` while inside."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in {
+            "DATA_DIR": root / "data",
+            "MODELS_DIR": root / "models",
+            "MLFLOW_URI": f"sqlite:///{root / 'mlflow.db'}",
+            "MLFLOW_ARTIFACTS": root / "mlruns",
+            "REPORTS_DIR": root / "reports",
+        }.items():
+            env.setenv(f"CASEWORK_{name}", str(value))
+        get_settings.cache_clear()
+        try:
+            yield get_settings()
+        finally:
+            get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def workspace_at():
+    """``_workspace_at`` for fixtures wider than one test (a module's registry)."""
+    return _workspace_at
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
+def workspace(tmp_path):
     """A fresh data/models/MLflow location for one test, through the CASEWORK_* settings."""
-    from features.settings import get_settings
-
-    for name, value in {
-        "DATA_DIR": tmp_path / "data",
-        "MODELS_DIR": tmp_path / "models",
-        "MLFLOW_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "MLFLOW_ARTIFACTS": tmp_path / "mlruns",
-        "REPORTS_DIR": tmp_path / "reports",
-    }.items():
-        monkeypatch.setenv(f"CASEWORK_{name}", str(value))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
+    with _workspace_at(tmp_path):
+        yield tmp_path
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -27,8 +27,10 @@ METRICS: tuple[str, ...] = (
 
 
 def officer_counts(n_officers: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, officers): how often each officer is drawn in each bootstrap replicate (the
-    officer bootstrap that metrics, gates and the truth lab share)."""
+    """How often each officer is drawn in each bootstrap replicate, ``(n_boot, officers)``.
+
+    The officer bootstrap that metrics, gates and the truth lab share.
+    """
     draws = np.random.default_rng(seed).integers(0, n_officers, (n_boot, n_officers))
     offset = draws + n_officers * np.arange(n_boot)[:, None]
     counts = np.bincount(offset.ravel(), minlength=n_boot * n_officers)

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +21,14 @@ import pandas as pd
 
 from features.contract import JUDGEMENTS, RISK_SCORE, score_column
 from features.pipeline import CaseFeatures
+from training.applicability import applicability
 from training.judgement_model import JudgementClassifier
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
+APPLICABILITY = "applicability"
+"""Metadata key of the table of each judgement's chance of applying (``training.applicability``);
+bundles trained before it was learned have none."""
 RISK_SCORE_RULE = (
     "risk_score is the mean of the 12 p_insufficient__<judgement> probabilities: the expected "
     "share of the 12 key judgements that would be insufficient if each applied."
@@ -44,15 +49,20 @@ class CaseworkModel:
         """The model matrix of ``frame`` (the pipeline saved with the models)."""
         return self.features.transform(frame)
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def predict(
+        self, frame: pd.DataFrame, on_judgement: Callable[[str], None] | None = None
+    ) -> pd.DataFrame:
         """One row per case: case_id, p_insufficient__<judgement> ×12, risk_score.
 
         A judgement that was skipped in training (too few applicable cases) scores NaN and is
-        left out of the risk score.
+        left out of the risk score. ``on_judgement`` is called with each judgement as its
+        scoring starts (for a progress bar).
         """
         X = self.matrix(frame)
         scores = pd.DataFrame({"case_id": frame["case_id"].to_numpy()}, index=frame.index)
         for judgement in JUDGEMENTS:
+            if on_judgement is not None:
+                on_judgement(judgement)
             model = self.models.get(judgement)
             scores[score_column(judgement)] = (
                 model.predict_proba(X)[:, 1] if model is not None else np.nan
@@ -60,6 +70,12 @@ class CaseworkModel:
         probabilities = scores[[score_column(j) for j in JUDGEMENTS]].to_numpy()
         scores[RISK_SCORE] = np.nanmean(probabilities, axis=1) if self.models else np.nan
         return scores.reset_index(drop=True)
+
+    def applicability(self, frame: pd.DataFrame) -> pd.DataFrame | None:
+        """Each case's chance that each judgement applies (N × 12, ``frame``'s index), learned
+        from the training cases; None for a bundle trained before it was learned."""
+        table = self.metadata.get(APPLICABILITY)
+        return None if table is None else applicability(table, frame)
 
     def save(self, directory: Path, extras: dict[str, str] | None = None) -> Path:
         """Write the bundle (and ``extras``: file name → text) to ``directory`` atomically."""
@@ -80,7 +96,7 @@ class CaseworkModel:
 
     @classmethod
     def load(cls, directory: Path) -> CaseworkModel:
-        """Load a bundle written by :meth:`save`."""
+        """Load a bundle written by ``save``."""
         model = joblib.load(Path(directory) / MODEL_FILE)
         if not isinstance(model, cls):
             raise TypeError(f"{directory} does not hold a casework model bundle")

@@ -116,7 +116,7 @@ class JudgementClassifier(ClassifierMixin, BaseEstimator):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Grouped CV with early stopping: out-of-fold raw margins and each fold's best rounds.
 
-        This is the model-selection half of :meth:`fit` (no final booster, no calibrator), so
+        This is the model-selection half of ``fit`` (no final booster, no calibrator), so
         hyperparameter tuning scores a configuration exactly as ``fit`` would validate it.
         """
         y = np.asarray(y, dtype=int)

@@ -92,8 +92,10 @@ def temporal_holdout(
 
 
 def reference_holdout(cases: pd.DataFrame, test: np.ndarray) -> TemporalSplit:
-    """A fixed test set (the retraining job's reference holdout, boolean mask ``test``); every
-    other case whose officer is not in it trains (mode ``reference``)."""
+    """A fixed test set: the retraining job's reference holdout (boolean mask ``test``).
+
+    Every other case whose officer is not in it trains (mode ``reference``).
+    """
     officers = cases["officer_id"].to_numpy()
     blocked = np.isin(officers, np.unique(officers[test])) & ~test
     dates = pd.to_datetime(cases["inspection_date"])

@@ -4,8 +4,10 @@ Steps: temporal holdout (officers on one side) → per judgement, the judged row
 insufficient: ``not_applicable``, ``not_inspected`` and empty cells are left out) → LightGBM
 (grouped CV, early stopping, calibration), L2 logistic regression and prevalence on the training
 rows → every metric on the test rows, design-weighted and unweighted. When any case carries
-``inclusion_probability`` the models are fitted with :func:`design_weights`, so they target the
-caseloads' loss rather than the samples'.
+``inclusion_probability`` the models are fitted with ``design_weights``, so they target the
+caseloads' loss rather than the samples'. The training cases also give each judgement's chance
+of applying (``training.applicability``, design-weighted the same way), kept in the bundle's
+metadata for the planner.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from features.contract import (
 )
 from features.errors import InputError
 from features.pipeline import CaseFeatures
+from training.applicability import fit_applicability
 from training.baselines import PrevalenceClassifier, logistic_baseline
-from training.bundle import CaseworkModel
+from training.bundle import APPLICABILITY, CaseworkModel
 from training.judgement_model import JudgementClassifier
 from training.metrics import evaluate, reliability_curve
 from training.splits import (
@@ -42,7 +45,6 @@ from training.splits import (
 MIN_APPLICABLE = 200
 CV_FOLDS = 5
 NO_VERDICT = (NOT_INSPECTED, "nan", "None", "")  # cells of a case that was never examined
-MODELS = ("lightgbm", "logistic", "prevalence")
 
 
 @dataclass
@@ -149,8 +151,10 @@ class JudgementRows:
 def prepare(
     cases: pd.DataFrame, seed: int = 0, exclude_officers: object = (), test_ids: object = None
 ) -> ModelInputs:
-    """Temporal holdout (or the fixed test cases ``test_ids``), fitted features, design weights
-    and officer folds of a table."""
+    """A table's split, fitted features, design weights and officer folds.
+
+    The split is the temporal holdout, or the fixed test cases ``test_ids``.
+    """
     split = (
         temporal_holdout(cases, exclude_officers=exclude_officers, seed=seed)
         if test_ids is None
@@ -274,6 +278,9 @@ def train(
         "split_kept_share": round(split.kept_share, 4),
         "design_weighted": weight is not None,
         "skipped": skipped,
+        APPLICABILITY: fit_applicability(
+            cases.iloc[split.train], None if weight is None else weight[split.train]
+        ),
     }
     metrics = pd.DataFrame(rows)
     metadata["metrics"] = metrics_summary(metrics)

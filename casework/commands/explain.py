@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +35,25 @@ def champion(settings: Settings, alias_or_version: str | None = None) -> Casewor
         raise InputError(
             f"no registered model version or alias {alias_or_version!r}", column="--model"
         ) from None
+
+
+def scoring_bundle(
+    settings: Settings, scores: Path | None, alias_or_version: str | None = None
+) -> Callable[[], CaseworkModel | None]:
+    """The bundle behind a frame's scores, loaded once when first asked: the champion (or
+    ``--model``); with a scores file and no ``--model``, the exported champion if there is one
+    (its applicability), else None."""
+
+    @functools.cache
+    def bundle() -> CaseworkModel | None:
+        if scores is not None and alias_or_version is None:
+            try:
+                return load_model(settings)
+            except FileNotFoundError:
+                return None
+        return champion(settings, alias_or_version)
+
+    return bundle
 
 
 @command("explain")

@@ -9,12 +9,12 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from casework.app import command, console
+from casework.app import command, console, step_bar
 from features.errors import InputError
 from features.readers import write_table
 from features.settings import get_settings
 from features.synthetic.calibration import calibration_report
-from features.synthetic.generator import generate
+from features.synthetic.generator import GENERATE_STEPS, generate
 
 
 @command("generate")
@@ -62,7 +62,7 @@ def generate_command(
         raise InputError(
             f"--out must be a folder ({exc.strerror or exc})", source=str(out)
         ) from None
-    with console.status(f"generating {cases:,} inspected and {frame_cases:,} frame cases"):
+    with step_bar("generating", GENERATE_STEPS + 1) as step:
         data = generate(
             cases,
             frame_cases,
@@ -71,9 +71,11 @@ def generate_command(
             whole_caseloads=whole_caseloads,
             years=years,
             turnover=officer_turnover,
+            on_step=step,
         )
-    write_table(data.inspected, out / "inspected.parquet")
-    write_table(data.frame, out / "frame.parquet")
+        step("writing")
+        write_table(data.inspected, out / "inspected.parquet")
+        write_table(data.frame, out / "frame.parquet")
     console.print(f"wrote {out / 'inspected.parquet'} ({len(data.inspected):,} inspected cases)")
     console.print(f"wrote {out / 'frame.parquet'} ({len(data.frame):,} frame cases)")
     if report:

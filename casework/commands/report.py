@@ -7,35 +7,44 @@ from typing import Annotated
 
 import typer
 
-from casework.app import command, console, progress_bar
+from casework.app import command, console, step_bar
 from casework.commands.explain import champion
 from features.readers import write_text
 from features.settings import get_settings
-from features.validation import load_table
-from training.reporting.report import REPORT_STEPS, build_report, log_report, training_metrics
+from features.validation import load_judged, load_table
+from serving.estimates_report import judged_section
+from training.reporting.report import REPORT_STEPS, build_report, log_report
+from training.reporting.report_metrics import training_metrics
 
 
 @command("report")
 def report_command(
     data: Annotated[Path, typer.Option("--data", help="Inspected cases (CSV or Parquet).")],
     out: Annotated[Path, typer.Option("--out", help="HTML file to write, e.g. report.html.")],
+    judged: Annotated[
+        list[Path] | None,
+        typer.Option("--judged", help="Judged samples: adds a 'Judged samples' section."),
+    ] = None,
+    more_judged: Annotated[
+        list[Path] | None, typer.Argument(help="More judged samples: `--judged A.csv B.csv`.")
+    ] = None,
 ) -> None:
     """Data, metrics, calibration, SHAP, fairness and replication of the champion: one page."""
     settings = get_settings()
     cases = load_table(data, kind="inspected")
     model = champion(settings)
     version = model.metadata.get("version")
-    progress = progress_bar("report")
-    with progress:
-        task = progress.add_task("starting", total=REPORT_STEPS)
-        started = []
-
-        def step(name: str) -> None:
-            progress.update(task, description=name, completed=len(started))
-            started.append(name)
-
+    files = [*(judged or []), *(more_judged or [])]
+    samples = [load_judged(path) for path in files]
+    extra = [judged_section(samples, [str(path) for path in files])] if files else []
+    with step_bar("report", REPORT_STEPS) as step:
         report = build_report(
-            model, cases, str(data), training_metrics(settings, version), on_step=step
+            model,
+            cases,
+            str(data),
+            training_metrics(settings, version),
+            on_step=step,
+            extra_sections=extra,
         )
     write_text(report.html, out)
     run_id = log_report(report, settings, version, str(data))

@@ -9,12 +9,14 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from casework.app import EXIT_INTERNAL, command, console, errors
+from casework.app import EXIT_INTERNAL, command, console, errors, step_bar
+from casework.tables import frame_table
 from features.errors import InputError
 from features.settings import get_settings
 from training.lifecycle.gates import AUC_MARGIN, DISPARITY_MARGIN, LOG_LOSS_MARGIN, POOLED
 from training.lifecycle.promotion import rollback
 from training.lifecycle.retrain import (
+    RETRAIN_STEPS,
     RetrainBusy,
     RetrainOutcome,
     accept,
@@ -63,10 +65,11 @@ def retrain_command(
         if drop_batch is not None:
             console.print(drop(drop_batch, settings))
             return
-        if accept_batch is not None:
-            outcome = accept(accept_batch, settings, say=console.print)
-        else:
-            outcome = retrain(new, settings, dry_run=dry_run, say=console.print)
+        with step_bar("retrain", RETRAIN_STEPS) as step:
+            if accept_batch is not None:
+                outcome = accept(accept_batch, settings, say=console.print, on_step=step)
+            else:
+                outcome = retrain(new, settings, dry_run=dry_run, say=console.print, on_step=step)
     except RetrainBusy as busy:
         errors.print(f"error: {busy}")
         raise typer.Exit(EXIT_INTERNAL) from None
@@ -96,7 +99,7 @@ def _show(outcome: RetrainOutcome) -> None:
         flagged = outcome.drift[outcome.drift["flag"]]
         console.print(f"drift: {len(flagged)} of {len(outcome.drift)} checks flagged")
         if len(flagged):
-            console.print(_table(flagged, "Drift flags (PSI > 0.2 or prevalence shift > 0.1)"))
+            console.print(frame_table(flagged, "Drift flags (PSI > 0.2 or prevalence shift > 0.1)"))
     first, _, rest = outcome.message.partition("\n")
     (console if outcome.exit_code == 0 else errors).print(first)
     if outcome.gates is not None and len(outcome.gates):
@@ -138,14 +141,5 @@ def _ledger_table(ledger: pd.DataFrame) -> Table:
     for column in ledger.columns:
         table.add_column(column, no_wrap=column in ("batch", "status"), overflow="fold")
     for row in ledger.itertuples(index=False):
-        table.add_row(*(str(v) for v in row))
-    return table
-
-
-def _table(frame: pd.DataFrame, title: str) -> Table:
-    table = Table(title=title)
-    for column in frame.columns:
-        table.add_column(str(column))
-    for row in frame.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
     return table

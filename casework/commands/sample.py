@@ -1,4 +1,5 @@
-"""``casework sample`` (CONTRACT.md §4); ``casework estimate`` is in :mod:`.estimate`."""
+"""``casework sample`` (CONTRACT.md §4): parses the options and hands them to the sampling
+workflow (``serving.workflow``) in one call, with a progress bar; prints what it drew."""
 
 from __future__ import annotations
 
@@ -10,21 +11,22 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from casework.app import command, console
-from casework.commands.explain import champion
-from casework.commands.sealed import seal_drawn, secret_seed
+from casework.app import command, console, step_bar
+from casework.commands.explain import scoring_bundle
+from casework.engines import SIMULATION_SECONDS, Engine, EngineOption, draw_engine
 from features.errors import InputError
-from features.readers import read_table
 from features.settings import get_settings
-from features.validation import load_table
-from serving.judged_file import (
-    judged_table,
-    parse_inspection_date,
-    parse_inspection_id,
-    write_judged,
+from serving.sampling import SampleRequest
+from serving.workflow import (
+    SIMULATION_STEPS,
+    STEPS,
+    Applicability,
+    Drawn,
+    Options,
+    Scorer,
+    draw,
+    simulate_request,
 )
-from serving.sampling import SampleRequest, draw_sample
-from serving.simulation import simulate
 
 
 def _request(**fields: object) -> SampleRequest:
@@ -57,10 +59,32 @@ def _columns(value: str | None) -> list[str] | None:
     return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
 
 
-def _scores(frame: pd.DataFrame, scores: Path | None, model: str | None) -> pd.DataFrame:
-    if scores is not None:
-        return read_table(scores)
-    return champion(get_settings(), model).predict(frame)
+def _sources(scores: Path | None, model: str | None) -> tuple[Path | Scorer, Applicability]:
+    """The scores file, or the champion (or ``--model``) to score the frame with; and the
+    chance that each judgement applies, learned by that bundle (``scoring_bundle``)."""
+    bundle = scoring_bundle(get_settings(), scores, model)
+
+    def applies(frame: pd.DataFrame) -> pd.DataFrame | None:
+        loaded = bundle()
+        return None if loaded is None else loaded.applicability(frame)
+
+    return (scores if scores is not None else lambda frame: bundle().predict(frame)), applies
+
+
+def _files(out: Path | None, workbook: Path | None, sealed: bool) -> tuple[Path, ...]:
+    """The files to write: the sample and the workbook, or a sealed sample's commitment."""
+    if sealed:
+        if out is not None and out.suffix.lower() != ".json":
+            raise InputError("with --sealed, --out is the commitment's .json file", source=str(out))
+        return () if out is None else (out,)
+    targets = tuple(path for path in (out, workbook) if path is not None)
+    if not targets:
+        raise InputError(
+            "--out or --workbook is required unless --simulate is given", source="options"
+        )
+    if workbook is not None and workbook.suffix.lower() != ".xlsx":
+        raise InputError("the workbook must be an .xlsx file", source=str(workbook))
+    return targets
 
 
 @command("sample")
@@ -129,6 +153,7 @@ def sample_command(
     simulate_draws: Annotated[
         int | None, typer.Option("--simulate", help="Simulate R draws instead of drawing.")
     ] = None,
+    engine: EngineOption = Engine.local,
     inspection_id: Annotated[
         str | None,
         typer.Option(help="Inspection id (default: insp-YYYYMMDD- and a hash of the case ids)."),
@@ -162,33 +187,48 @@ def sample_command(
         target=target,
         method=method,
     )
-    seed = secret_seed(seed) if sealed else get_settings().seed if seed is None else seed
-    frame = load_table(frame_file, kind="frame")
-    scored = _scores(frame, scores, model)
+    source, applies = _sources(scores, model)
     if simulate_draws is not None:
-        _print_simulation(simulate(frame, scored, request, simulate_draws, seed).to_dict())
+        chosen = get_settings().seed if seed is None else seed
+        with draw_engine(engine) as runner, step_bar("sample", len(SIMULATION_STEPS)) as step:
+            result = simulate_request(
+                frame_file,
+                source,
+                request,
+                simulate_draws,
+                chosen,
+                budget_seconds=SIMULATION_SECONDS[engine],
+                on_step=step,
+                engine=runner,
+                applies=applies,
+            )
+        _print_simulation(result.to_dict())
         return
-    if sealed:
-        sample = draw_sample(frame, scored, request, seed)
-        _print_design(sample.design)
-        seal_drawn(sample, seed, out)
-        return
-    targets = [path for path in (out, workbook) if path is not None]
-    if not targets:
-        raise InputError(
-            "--out or --workbook is required unless --simulate is given", source="options"
+    if seed is None and not sealed:
+        seed = get_settings().seed
+    options = Options(sealed, inspection_id, inspection_date, _files(out, workbook, sealed))
+    with step_bar("sample", len(STEPS)) as step:
+        drawn = draw(frame_file, source, request, seed, options, on_step=step)
+    _print_design(drawn.design)
+    _print_written(drawn, options)
+
+
+def _print_written(drawn: Drawn, options: Options) -> None:
+    """Where the sample went: the files written, or the sealed commitment and how to release it."""
+    if drawn.commitment is not None:
+        for path in options.files:
+            console.print(f"wrote {path}")
+        console.print(
+            f"sealed sample of {len(drawn.judged)} cases; publish its commitment:\n"
+            f"{drawn.commitment}"
         )
-    if workbook is not None and workbook.suffix.lower() != ".xlsx":
-        raise InputError("the workbook must be an .xlsx file", source=str(workbook))
-    when, identifier = parse_inspection_date(inspection_date), parse_inspection_id(inspection_id)
-    sample = draw_sample(frame, scored, request, seed)
-    judged = judged_table(sample.cases, identifier, when)
-    for path in targets:
-        write_judged(judged, path)
-    _print_design(sample.design)
-    inspection = judged["inspection_id"].iloc[0]
-    for path in targets:
-        console.print(f"wrote {path} ({len(judged)} cases, inspection {inspection})")
+        console.print(
+            f"release it after the inspection with: casework release {drawn.commitment} --out FILE"
+        )
+        return
+    inspection = drawn.judged["inspection_id"].iloc[0]
+    for path in options.files:
+        console.print(f"wrote {path} ({len(drawn.judged)} cases, inspection {inspection})")
 
 
 def _print_design(design: dict) -> None:

@@ -1,5 +1,5 @@
-"""Sealed samples from the command line: ``casework sample --sealed`` (via :func:`seal_drawn`),
-``casework release``, ``casework verify`` and ``casework sealed list|purge``.
+"""Sealed samples from the command line: ``casework release``, ``casework verify`` and
+``casework sealed list|purge`` (``casework sample --sealed`` seals through the sampling workflow).
 
 The CLI and the service share the sealed store (``<data dir>/sealed``) and the canonical form
 of ``serving.commitment``, so a commitment made by either is released and verified by both
@@ -8,8 +8,6 @@ and by the planner page.
 
 from __future__ import annotations
 
-import json
-import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,51 +19,18 @@ from rich.table import Table
 
 from casework.app import command, console, errors
 from features.errors import InputError
-from features.readers import read_table, write_text
+from features.readers import read_table
 from features.settings import get_settings
 from serving.commitment import (
     BOUND_COLUMNS,
     SealedStore,
     is_commitment,
-    json_safe,
-    public_design,
-    records,
-    seal_sample,
     verify,
 )
 from serving.judged_file import judged_table, write_judged
-from serving.sampling import Sample
 
 EXIT_MISMATCH = 3
 """``casework verify``: the sample does not match the commitment."""
-
-
-def secret_seed(seed: int | None) -> int:
-    """A fresh secret seed for a sealed draw; a chosen one is refused (it rebuilds the list)."""
-    if seed is not None:
-        raise InputError(
-            "a sealed sample draws its own secret seed (released with the list); "
-            "drop --seed or --sealed",
-            source="options",
-            column="--seed",
-        )
-    return secrets.randbits(62)
-
-
-def seal_drawn(sample: Sample, seed: int, out: Path | None) -> str:
-    """Keep the drawn list in the sealed store; print (and write to ``out``, JSON) only the
-    commitment and the design summary without its seed."""
-    if out is not None and out.suffix.lower() != ".json":
-        raise InputError("with --sealed, --out is the commitment's .json file", source=str(out))
-    rows, design = records(sample.cases), json_safe(sample.design)
-    commitment = seal_sample(SealedStore.from_settings(get_settings()), rows, seed, design)
-    if out is not None:
-        answer = {"commitment": commitment, "design": public_design(design)}
-        write_text(json.dumps(answer, indent=2, ensure_ascii=False), out)
-        console.print(f"wrote {out}")
-    console.print(f"sealed sample of {len(rows)} cases; publish its commitment:\n{commitment}")
-    console.print(f"release it after the inspection with: casework release {commitment} --out FILE")
-    return commitment
 
 
 @command("release")

@@ -5,17 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.table import Table
 
-from casework.app import command, console, errors, progress_bar
+from casework.app import command, console, errors, progress_bar, step_bar
 from casework.commands.explain import champion
+from casework.commands.spark_score import score_on_spark
+from casework.engines import ConfOption, Engine, EngineOption, MasterOption
+from casework.tables import frame_table
 from features.contract import JUDGEMENTS
 from features.readers import write_table
 from features.settings import get_settings
 from features.validation import load_table
 from training.lifecycle.job import run_training
+from training.lifecycle.registry import MODEL_NAME
 from training.reporting.model_card import metrics_table
 from training.tuning import TrialRecord
 
@@ -70,10 +72,17 @@ def train_command(
     for judgement, reason in result.skipped.items():
         errors.print(f"warning: {judgement} skipped: {reason}")
     weighting = "design" if result.model.metadata.get("design_weighted") else "unweighted"
-    console.print(_table(metrics_table(result, weighting), f"Test metrics ({weighting})"))
+    console.print(
+        frame_table(
+            metrics_table(result, weighting),
+            f"Test metrics ({weighting})",
+            index="judgement",
+            cell=lambda v: f"{v:.3f}",
+        )
+    )
     reg = outcome.registered
     console.print(
-        f"MLflow run {reg.run_id}: casework-sufficiency version {reg.version} "
+        f"MLflow run {reg.run_id}: {MODEL_NAME} version {reg.version} "
         f"(aliases: {', '.join(reg.aliases)})"
     )
     if outcome.exported:
@@ -89,21 +98,17 @@ def score_command(
         str | None,
         typer.Option("--model", help="Registered alias or version (default: exported champion)."),
     ] = None,
+    engine: EngineOption = Engine.local,
+    master: MasterOption = None,
+    conf: ConfOption = None,
 ) -> None:
     """Score every case: p_insufficient__<judgement> for the 12 judgements and risk_score."""
+    if engine is Engine.spark:  # Parquet file, folder or glob in; a Parquet folder out
+        return score_on_spark(data, out, model, master, conf)
     settings = get_settings()
     frame = load_table(data, kind="frame")
-    with console.status(f"scoring {len(frame):,} cases (12 judgements)"):
-        scores = champion(settings, model).predict(frame)
+    with step_bar(f"scoring {len(frame):,} cases", 1 + len(JUDGEMENTS)) as step:
+        step("loading the model")
+        scores = champion(settings, model).predict(frame, on_judgement=step)
     write_table(scores, out)
     console.print(f"wrote {out} ({len(scores):,} cases scored)")
-
-
-def _table(frame: pd.DataFrame, title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("judgement")
-    for column in frame.columns:
-        table.add_column(column, justify="right")
-    for index, row in frame.iterrows():
-        table.add_row(str(index), *(f"{v:.3f}" for v in row))
-    return table

@@ -22,10 +22,14 @@ from features.contract import (
 
 
 class _Strict(BaseModel):
+    """A calibration section: unknown keys are refused, values frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Population(_Strict):
+    """``[population]``: regions, offices, posts, caseloads and the inspection period."""
+
     regions: list[str]
     region_weights: list[float]
     crcs: list[list[str]]
@@ -46,12 +50,16 @@ class Population(_Strict):
 
 
 class Officers(_Strict):
+    """``[officers.<provider>]``: grade mix and caseload distribution of one provider."""
+
     po_share: float = Field(ge=0, le=1)
     caseload_mean: dict[str, float]
     caseload_sd: float = Field(gt=0)
 
 
 class Cases(_Strict):
+    """``[cases]``: shares of RoSH, sentence, gender, ethnicity, IOM, continuity and age."""
+
     rosh_shares: dict[str, dict[str, float]]
     sentence_shares: dict[str, dict[str, float]]
     female_share: dict[str, float]
@@ -67,6 +75,8 @@ class Cases(_Strict):
 
 
 class AimEffects(_Strict):
+    """Effects of the drivers on one aim's judgements (log-odds of insufficient)."""
+
     caseload: float
     pso: float
     changes: float
@@ -75,6 +85,8 @@ class AimEffects(_Strict):
 
 
 class Truth(_Strict):
+    """``[truth]``: latent spreads, the caseload curve and the effects per aim."""
+
     sigma_case: float = Field(ge=0)
     sigma_officer: float = Field(ge=0)
     caseload_knee: float
@@ -87,6 +99,8 @@ class Truth(_Strict):
 
 
 class Applicability(_Strict):
+    """``[applicability]``: how often each stage's judgements apply to a case."""
+
     delivery: float
     review_short: float
     review_long: float
@@ -94,6 +108,8 @@ class Applicability(_Strict):
 
 
 class Report(_Strict):
+    """``[report]``: published figures the calibration report checks, with tolerances."""
+
     table3_tolerance: float
     table2_all_crc_2018: dict[str, float]
     table2_tolerance: float

@@ -11,6 +11,7 @@ figures.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,6 +40,9 @@ from features.synthetic.population import (
 )
 from features.synthetic.truth import TruthModel, solve_truth
 
+GENERATE_STEPS = 4
+"""How many times ``generate`` calls ``on_step`` with ``with_truth`` (3 without)."""
+
 
 @dataclass(frozen=True)
 class SyntheticData:
@@ -57,6 +61,7 @@ def generate(
     whole_caseloads: bool = False,
     years: float | None = None,
     turnover: float | None = None,
+    on_step: Callable[[str], None] = lambda _: None,
 ) -> SyntheticData:
     """Inspected cases and a caseload frame from the same offices and officers, for a seed.
 
@@ -64,15 +69,20 @@ def generate(
     the frame cases are returned too (for simulation studies of sampling and estimation). With
     ``whole_caseloads`` the frame spans whole caseloads (~47 cases per officer) instead of the
     inspection window's third (many officer × stratum blocks with Σπ = 1 in a sample).
-    ``years`` and ``turnover`` set the period and officer turnover (see :func:`population`).
+    ``years`` and ``turnover`` set the period and officer turnover (see ``population``).
+    ``on_step`` is called with the name of each of the ``GENERATE_STEPS`` steps as it starts.
     """
     if n_cases < 1 or n_frame < 1:
         raise ValueError("n_cases and n_frame must be positive")
+    on_step("officers and the true model")
     world = population(n_frame, seed, whole_caseloads, years, turnover)
+    on_step("inspected cases")
     inspected = world.inspected(n_cases)
+    on_step("frame")
     frame, found = world.frame(n_frame)
     if not with_truth:
         return SyntheticData(inspected, frame)
+    on_step("true probabilities")
     for table in (inspected, frame):
         world.add_truth(table)
     judgements = pd.DataFrame(found, index=frame.index).astype(
@@ -107,8 +117,10 @@ class SyntheticPopulation:
     def frame(
         self, n_frame: int, at: float | None = None, prefix: str = "F"
     ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-        """What an inspection at year ``at`` (default: the end) may select, and what inspectors
-        would find in each case (the 12 judgements, latent effects included)."""
+        """What an inspection at year ``at`` (default: the end) may select, and its judgements.
+
+        The judgements are what inspectors would find in each case (latent effects included).
+        """
         at = self.horizon if at is None else at
         starts, ends = self.officers["start"], self.officers["end"]
         in_post = self.officers[(starts <= at) & (ends > at)]

@@ -32,7 +32,6 @@ from features.contract import (
     REOFFENDING_LEVELS,
     RISK_SCORE,
     ROSH_LEVELS,
-    STAGES,
     score_column,
     truth_column,
 )
@@ -56,7 +55,6 @@ DRIVERS: tuple[str, ...] = (
 """Contract columns with a direct effect on the truth (all others have none)."""
 
 _AIM_OF = np.array([AIMS.index(j.split("_", 1)[1]) for j in JUDGEMENTS])
-_STAGE_OF = np.array([STAGES.index(j.split("_", 1)[0]) for j in JUDGEMENTS])
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 from features.readers import write_table
 from features.settings import Settings
+from features.synthetic.generator import generate
+from features.synthetic.truth import true_scores
 from serving.launch import running_service
 from training.lifecycle.promotion import publish
 
@@ -61,3 +64,26 @@ def service(tmp_path_factory, small_data, small_model):
     log = root / "service.log"
     with running_service(env, log, cwd=root) as url:
         yield Service(url, TOKEN, root, log, settings)
+
+
+@pytest.fixture(scope="session")
+def national() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A 20,000-case frame (seed 11) with its true scores."""
+    frame = generate(100, 20_000, seed=11, with_truth=True).frame
+    return frame, true_scores(frame)
+
+
+@pytest.fixture(scope="session")
+def local() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A 2,000-case frame (seed 11, 6 offices) with its true scores."""
+    frame = generate(100, 2_000, seed=11, with_truth=True).frame
+    return frame, true_scores(frame)
+
+
+@pytest.fixture(scope="session")
+def frame_and_scores(tmp_path_factory, small_data, small_model) -> Path:
+    """The small frame and its champion scores as Parquet files in one folder (studies)."""
+    root = tmp_path_factory.mktemp("frame-and-scores")
+    write_table(small_data.frame, root / "frame.parquet")
+    write_table(small_model.predict(small_data.frame), root / "scores.parquet")
+    return root

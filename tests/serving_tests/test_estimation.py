@@ -13,8 +13,11 @@ from typer.testing import CliRunner
 from casework.cli import app
 from features.contract import JUDGEMENTS, NOT_INSPECTED, SUFFICIENT
 from features.errors import InputError
+from serving.estimates_report import judged_section, layout
 from serving.estimation import MIN_PUBLISHABLE, estimate, national_tables, rate
+from serving.pooling import linearised, prepare
 from serving.ratings import BANDS, band
+from serving.variance import ResidualVariance, design_matrix, officer_correlation
 
 FIRST = JUDGEMENTS[0]
 
@@ -196,7 +199,9 @@ def test_ratings_follow_the_lowest_key_question() -> None:
     pd.testing.assert_frame_equal(table, again)
 
 
-def test_national_tables_layout(small_data) -> None:
+@pytest.fixture
+def two_inspections(small_data) -> list[pd.DataFrame]:
+    """Two judged inspections of 200 frame cases each (equal probabilities, office strata)."""
     frame = small_data.frame.head(400).reset_index(drop=True)
     judged = pd.concat([frame, small_data.frame_judgements.head(400)], axis=1).assign(
         stratum=lambda f: f["office"].astype(str), inclusion_probability=0.05
@@ -205,6 +210,11 @@ def test_national_tables_layout(small_data) -> None:
         judged.iloc[:200].assign(inspection_id="A", inspection_date="2019-05-02"),
         judged.iloc[200:].assign(inspection_id="B", inspection_date="2020-01-15"),
     ]
+    return parts
+
+
+def test_national_tables_layout(two_inspections) -> None:
+    parts = two_inspections
     tables = national_tables(parts)
     assert set(tables["table 2"]["group"]) == {"all CRCs 2019/20"}
     assert list(tables["table 2"]["judgement"].unique()) == [
@@ -249,3 +259,67 @@ def test_cli_pools_samples_rates_and_refuses_duplicates(tmp_path) -> None:
     refused = runner.invoke(app, ["estimate", "--sample", str(files[0])])
     assert refused.exit_code == 2
     assert "case_id" in refused.output
+
+
+def test_officer_correlation_by_hand() -> None:
+    """Σ_o Σ_{k≠l} r_k r_l / Σ_o (m_o − 1) Σ r_k²: officers a, a, b, c with residuals 2, 1, 0, 0
+    give 2·2·1 / (1·(4 + 1)) = 0.8; opposite residuals within officers give 0 (clipped); no
+    shared officer gives 0."""
+    assert officer_correlation(np.array([2.0, 1.0, 0.0, 0.0]), np.array(list("aabc"))) == 0.8
+    assert officer_correlation(np.array([1.0, -1.0, 1.0, -1.0]), np.array(list("aabb"))) == 0.0
+    assert officer_correlation(np.array([1.0, 2.0, 3.0]), np.array(list("abc"))) == 0.0
+    both = np.array([[2.0, 1.0], [1.0, 1.0], [0.0, -1.0], [0.0, -1.0]])
+    # columns pooled: pairs 2·(2 + 1) + 2·1 = 8 over 1·(5 + 2) + 1·2 = 9
+    assert officer_correlation(both, np.array(list("aabb"))) == pytest.approx(8 / 9)
+
+
+def test_block_fpc_follows_the_officer_correlation() -> None:
+    """With ρ̂ from the case-level residuals, c_k = 1 − π_k − ρ̂(Π_b − π_k) for cases of blocks
+    with Σπ < 1, 1 − π_k in certainty blocks; without officer_id the case-level form."""
+    rng = np.random.default_rng(4)
+    n = 24
+    officers = np.repeat([f"o{k}" for k in range(8)], 3)
+    outcomes = np.where(rng.random(n) < 0.3 + 0.4 * (np.arange(n) // 3 % 2), SUFFICIENT, "x")
+    outcomes = np.where(outcomes == "x", "insufficient", outcomes)
+    sample = sample_of(
+        outcomes.tolist(),
+        ["A", "B", "C"] * 8,
+        0.2,
+        officer_id=officers,
+        block_pi=np.where(np.arange(n) < 21, 0.6, 1.0),
+        block_cases=3,
+        block_risk=0.5,
+    )
+    design = prepare(sample)
+    x = design_matrix(design.sample)
+    z = linearised(design.sample, design.judgements, design.pi)
+    plain = ResidualVariance(x, design.pi)
+    rho = officer_correlation(plain.residuals(z), officers)
+    assert 0 < rho < 1
+    c = np.where(np.arange(n) < 21, 1 - 0.2 - rho * (0.6 - 0.2), 1 - 0.2)
+    assert design.variance(z[:, 0]) == pytest.approx(ResidualVariance(x, design.pi, c)(z[:, 0]))
+    assert design.variance(z[:, 0]) < plain(z[:, 0])
+    without = prepare(sample.drop(columns="officer_id"))
+    assert without.variance(z[:, 0]) == pytest.approx(plain(z[:, 0]))
+    unknown = prepare(sample.assign(officer_id=[None] * n))  # blank officers pair with nobody
+    assert unknown.variance(z[:, 0]) == pytest.approx(plain(z[:, 0]))
+
+
+def test_judged_samples_section_of_the_report(two_inspections) -> None:
+    """Tables 2 and 3 with intervals, the ratings chart and the flagged domains, escaped."""
+    parts = two_inspections
+    section = judged_section(parts, ["a<b>.csv", "b.csv"])
+    assert section.title == "Judged samples" and section.anchor == "judged-samples"
+    page = section.html
+    assert "Table 2 layout" in page and "Table 3 layout" in page
+    assert "a&lt;b&gt;.csv" in page and "a<b>.csv" not in page
+    assert page.count("data:image/png;base64,") == 1
+    table3 = national_tables(parts)["table 3"]
+    wide = layout(table3)
+    assert list(wide.index) == list(dict.fromkeys(table3["group"]))
+    first = table3.iloc[0]
+    expected = f"{first['estimate']:.1%} ({first['ci_low']:.1%}–{first['ci_high']:.1%})"
+    assert wide.loc[first["group"], first["judgement"]].startswith(expected)
+    few = table3[table3["too_few_to_publish"]]
+    assert len(few) and all(wide.loc[r.group, r.judgement].endswith("†") for r in few.itertuples())
+    assert "Too few to publish" in page and str(few.iloc[0]["group"]) in page

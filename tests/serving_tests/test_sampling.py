@@ -12,6 +12,7 @@ from casework.cli import app
 from features.contract import JUDGEMENTS, RISK_SCORE
 from features.errors import InputError
 from features.synthetic.truth import true_scores
+from serving import sampling, workflow
 from serving.estimation import estimate
 from serving.sampling import SAMPLE_COLUMNS, SampleRequest, design_for, draw_sample
 from serving.selection import select
@@ -256,3 +257,30 @@ def test_cli_help_shows_every_default_and_simulate_offers_a_way_forward(
          "--seed", "-1", "--out", str(tmp_path / "s.csv")],
     )  # fmt: skip
     assert negative.exit_code == 2 and "seed" in negative.output
+
+
+def test_the_workflow_scores_and_aligns_once_and_reports_each_step(
+    tmp_path, frame, scores, monkeypatch
+) -> None:
+    """One call takes a frame to a written sample: the scorer and the alignment run once, each
+    step is reported in order, and the file holds ``draw_sample``'s cases for the inspection."""
+    request, scored, seen = SampleRequest(size=60), [], []
+    aligned = sampling.aligned_scores
+    aligning = []
+    monkeypatch.setattr(sampling, "aligned_scores", lambda *a: aligning.append(1) or aligned(*a))
+    out = tmp_path / "sample.csv"
+    workflow.draw(
+        frame,
+        lambda cases: scored.append(len(cases)) or scores,
+        request,
+        seed=4,
+        options=workflow.Options(inspection_id="INS-7", files=(out,)),
+        on_step=seen.append,
+    )
+    assert seen == list(workflow.STEPS) and scored == [len(frame)] and aligning == [1]
+    written = pd.read_csv(out)
+    assert (
+        written["case_id"].tolist()
+        == draw_sample(frame, scores, request, 4).cases["case_id"].tolist()
+    )
+    assert set(written["inspection_id"]) == {"INS-7"}

@@ -21,9 +21,7 @@ from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from features.contract import CATEGORIES, RISK_SCORE
 from features.errors import InputError
-from features.synthetic.generator import generate
-from features.synthetic.truth import true_scores
-from serving import design as design_module
+from serving import design_allocation, design_groups, design_raking
 from serving.sampling import SampleRequest, design_for, draw_sample
 from serving.selection import select_reported
 from serving.simulation import simulate
@@ -38,20 +36,6 @@ settings.register_profile(
 settings.register_profile("long", parent=settings.get_profile("default"), max_examples=300)
 PROFILE = settings.get_profile(os.environ.get("CASEWORK_HYPOTHESIS_PROFILE", "default"))
 SECONDS = 10.0
-
-
-@pytest.fixture(scope="module")
-def national() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A 20,000-case frame (seed 11) with its true scores."""
-    frame = generate(100, 20_000, seed=11, with_truth=True).frame
-    return frame, true_scores(frame)
-
-
-@pytest.fixture(scope="module")
-def local() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A 2,000-case frame (seed 11, 6 offices) with its true scores."""
-    frame = generate(100, 2_000, seed=11, with_truth=True).frame
-    return frame, true_scores(frame)
 
 
 def check_draw(design, chosen: np.ndarray, cap: int) -> None:
@@ -94,77 +78,6 @@ def test_simulate_on_a_design_that_hung_finishes(national) -> None:
     started = time.perf_counter()
     result = simulate(frame, scores, request, draws=5, seed=1, budget_seconds=3.0)
     assert time.perf_counter() - started < 2 * SECONDS and result.draws >= 1
-
-
-@pytest.mark.parametrize("column", ["age", "officer_caseload", "months_supervised"])
-def test_numeric_strata_are_refused_with_a_hint_to_band_them(column) -> None:
-    for field in ("strata", "balance"):
-        with pytest.raises(ValidationError) as caught:
-            SampleRequest(size=60, **{field: [column]})
-        assert caught.value.errors()[0]["loc"] == (field,)
-        assert "band it" in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("fields", "seed", "column", "words"),
-    [
-        (
-            {"size": 60, "strata": ["region", "gender"], "minimums": {"gender=female": 55}},
-            1,
-            "minimums",
-            "smallest feasible size is 61",
-        ),
-        ({"size": 60, "minimums": {"rosh_level=very_high": 50}}, 1, "minimums", "holds only 40"),
-        ({"size": 60}, -1, "seed", "from 0"),
-        (
-            {"size": 60, "officer_cap": 1, "method": "systematic"},
-            1,
-            "officer_cap",
-            "officer cap of 2",
-        ),
-        ({"size": 1500, "strata": ["gender"]}, 1, "size", "officer × stratum"),
-        ({"size": 10, "strata": ["office", "gender"]}, 1, "size", "smallest feasible size is 12"),
-    ],
-)
-def test_client_mistakes_are_refused_naming_the_field(local, fields, seed, column, words) -> None:
-    frame, scores = local
-    with pytest.raises(InputError) as caught:
-        draw_sample(frame, scores, SampleRequest(**fields), seed=seed)
-    assert caught.value.column == column
-    assert words in str(caught.value)
-
-
-def test_strata_outnumbering_the_size_offer_the_smallest_size_and_coarser_strata(
-    national,
-) -> None:
-    frame, scores = national
-    with pytest.raises(InputError) as caught:
-        draw_sample(frame, scores, SampleRequest(size=120), seed=1)
-    message = str(caught.value)
-    assert "smallest feasible size is 128" in message
-    assert "strata region × gender (14 strata) fit" in message
-    sample = draw_sample(frame, scores, SampleRequest(size=120, strata=["region", "gender"]), 1)
-    assert len(sample.cases) == 120
-
-
-@pytest.mark.parametrize(
-    "fields",
-    [
-        {"size": 60, "officer_cap": 10**30},
-        {"size": 60, "officer_cap": 1e30},
-        {"size": 10**9},
-        {"size": 60, "minimums": {f"office=Office {i}": 1 for i in range(60)}},
-        {"size": 60, "minimums": {"gender=female": -1}},
-        {"size": 60, "minimums": {"gender=female": 61}},
-        {"size": 60, "strata": ["office", "gender", "region", "iom", "ethnicity", "iom", "x"]},
-    ],
-)
-def test_absurd_requests_are_refused_by_the_request_model(fields) -> None:
-    with pytest.raises(ValidationError) as caught:
-        SampleRequest(**fields)
-    assert caught.value.errors()[0]["loc"][0] in fields
-    if fields.get("minimums") == {"gender=female": 61}:
-        assert "smallest feasible size is 61" in str(caught.value)
 
 
 def test_officer_rows_never_crash_and_keep_every_hard_rule(local) -> None:
@@ -302,7 +215,7 @@ def allocation_exists(frame: pd.DataFrame, request: SampleRequest) -> bool:
     """An integer program: counts per stratum, 1 ≤ x ≤ its officers and cases, Σ x = size,
     and every minimum on a stratifying column met."""
     strata = request.design_strata()
-    groups = design_module.build_groups(frame, strata, [])
+    groups = design_groups.build_groups(frame, strata, [])
     population = np.bincount(groups.stratum, minlength=groups.n_strata)
     capacity = np.minimum(population, np.bincount(groups.block_stratum))
     rows, goals = [np.ones(groups.n_strata)], [request.size]
@@ -327,12 +240,12 @@ def probabilities_exist(frame, scores, request: SampleRequest) -> bool:
     strata and balancing totals, blocks ≤ 1, officers ≤ cap."""
     strata, balance = request.design_strata(), request.balance_columns()
     minimums = request.parsed_minimums()
-    groups = design_module.build_groups(frame, strata, balance)
-    allocation = design_module.allocate(
+    groups = design_groups.build_groups(frame, strata, balance)
+    allocation = design_allocation.allocate(
         frame, groups, request.size, strata, minimums, request.officer_cap
     )
     equal = (allocation / np.bincount(groups.stratum))[groups.stratum]
-    targets = design_module.balance_targets(
+    targets = design_allocation.balance_targets(
         groups, equal, minimums, request.size, request.hard_columns()
     )
     n = len(frame)
@@ -365,7 +278,7 @@ def assert_really_infeasible(frame, scores, request: SampleRequest, error: Input
     column = error.column
     assert column in {"size", "minimums", "officer_cap", "balance", "floor", "strata"}, error
     if column == "officer_cap":
-        groups = design_module.build_groups(frame, request.design_strata(), [])
+        groups = design_groups.build_groups(frame, request.design_strata(), [])
         spans = np.bincount(groups.block_officer)
         systematic = request.method == "systematic" and spans.max() > request.officer_cap
         assert systematic or np.minimum(spans, request.officer_cap).sum() < request.size
@@ -447,10 +360,10 @@ def test_the_linear_program_finishes_what_the_raking_does_not(local, monkeypatch
     frame, scores = local
     request = SampleRequest(size=60)
     raked = design_for(frame, scores, request)
-    monkeypatch.setattr(design_module, "MAX_ROUNDS", 1)
+    monkeypatch.setattr(design_raking, "MAX_ROUNDS", 1)
     calls = []
-    solve = design_module.closest_feasible
-    monkeypatch.setattr(design_module, "closest_feasible", lambda *a: calls.append(1) or solve(*a))
+    solve = design_raking.closest_feasible
+    monkeypatch.setattr(design_raking, "closest_feasible", lambda *a: calls.append(1) or solve(*a))
     design = design_for(frame, scores, request)
     assert calls == [1]
     groups, pi = design.groups, design.pi

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from casework.cli import app
 from features.contract import SCORE_COLUMNS
 from features.settings import get_settings
-from training.lifecycle.tracking import MODEL_NAME, connect
+from training.lifecycle.registry import MODEL_NAME, connect
 
 runner = CliRunner()
 

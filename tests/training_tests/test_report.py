@@ -15,42 +15,33 @@ from casework.cli import app
 from features.contract import JUDGEMENTS
 from features.settings import get_settings
 from training.lifecycle.drift import drift_html, drift_report
-from training.lifecycle.promotion import publish
-from training.lifecycle.tracking import connect, log_training
+from training.lifecycle.promotion import name_new_version, publish
+from training.lifecycle.registry import connect
+from training.lifecycle.tracking import log_training
 from training.reporting.model_card import model_card, render_model_card
-from training.reporting.report import SECTIONS
+from training.reporting.report import SECTIONS, Section, render_page
 
 runner = CliRunner()
 PLOTS = ("reliability", "importance", "shap-summary")
 
 
 @pytest.fixture(scope="module")
-def champion(tmp_path_factory, trained_50k):
+def champion(tmp_path_factory, trained_50k, workspace_at):
     """A workspace whose champion (registered and exported) is the 50k model, and a data file
     of 2,000 cases it trained on and 2,000 it did not."""
     cases, result = trained_50k
     root = tmp_path_factory.mktemp("report")
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "DATA_DIR": root / "data",
-            "MODELS_DIR": root / "models",
-            "MLFLOW_URI": f"sqlite:///{root / 'mlflow.db'}",
-            "MLFLOW_ARTIFACTS": root / "mlruns",
-            "REPORTS_DIR": root / "reports",
-        }.items():
-            env.setenv(f"CASEWORK_{name}", str(value))
-        get_settings.cache_clear()
-        settings = get_settings()
+    with workspace_at(root) as settings:
         rows = np.r_[result.split.train[:2000], result.split.test[:2000]]
         sample = cases.iloc[rows].reset_index(drop=True)
-        registered = log_training(result, sample, "test", settings, {}, model_card(result))
+        logged = log_training(result, sample, "test", settings, {}, model_card(result))
+        registered = name_new_version(settings, logged)
         publish(result.model, registered.version, settings)
         data = root / "inspected.parquet"
         sample.to_parquet(data)
         out = root / "reports" / "report.html"
         ran = runner.invoke(app, ["report", "--data", str(data), "--out", str(out)])
         yield root, data, out, ran, sample
-    get_settings.cache_clear()
 
 
 def test_report_command_writes_one_self_contained_page(champion) -> None:
@@ -86,17 +77,9 @@ def test_report_is_logged_to_mlflow(champion) -> None:
 
 def test_the_report_renders_offline_in_chromium(champion, browser, tmp_path) -> None:
     _, _, out, _, _ = champion
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    requests, errors = [], []
+    page, requests = _offline_page(browser)
+    errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith(("file:", "data:"))
-            else (requests.append(route.request.url), route.abort())
-        ),
-    )
     page.goto(out.resolve().as_uri())
     for section, heading in SECTIONS:
         located = page.locator(f"section#{section} > h2")
@@ -129,6 +112,20 @@ def test_the_report_renders_offline_in_chromium(champion, browser, tmp_path) -> 
     assert screenshot.stat().st_size > 50_000
     assert requests == [] and errors == []
     page.close()
+
+
+def test_extra_sections_follow_the_built_in_ones_and_join_the_contents() -> None:
+    extra = [
+        Section("Judged samples", "<table><tr><td>1 &amp; 2</td></tr></table>"),
+        Section("Notes", "<p>n</p>", id="notes"),
+    ]
+    page, sections = render_page({"turn": None, "plots": {}}, SECTIONS, extra)
+    assert sections == (*SECTIONS, ("judged-samples", "Judged samples"), ("notes", "Notes"))
+    for anchor, heading in sections:
+        assert f'<a href="#{anchor}">{heading}</a>' in page
+    judged = page.index('<section id="judged-samples"><h2>Judged samples</h2>')
+    assert page.index('<section id="replication">') < judged < page.index('<section id="notes">')
+    assert "<td>1 &amp; 2</td>" in page[judged:]  # the fragment as given, not escaped again
 
 
 def test_explain_writes_global_importance(champion) -> None:

@@ -11,6 +11,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +21,17 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from casework import commands
 from casework.cli import app
 from features.contract import JUDGEMENTS
 from features.settings import get_settings
 from features.synthetic.generator import generate
+from training.lifecycle import retrain as retrain_job
+from training.lifecycle.drift import drift_html
 from training.lifecycle.promotion import exported_version
-from training.lifecycle.retrain import retrain_lock
+from training.lifecycle.registry import MODEL_NAME, connect
+from training.lifecycle.retrain import RETRAIN_STEPS, retrain_lock
 from training.lifecycle.store import TrainingStore
-from training.lifecycle.tracking import MODEL_NAME, connect
 
 runner = CliRunner()
 
@@ -98,10 +103,29 @@ def _store_snapshot(work: Path) -> tuple[str, list[str]]:
     return (store / "ledger.json").read_text(), files
 
 
+@contextmanager
+def _recorded_steps(steps: list[str]) -> Iterator[Callable[[str], None]]:
+    yield steps.append
+
+
 @pytest.mark.slow
-def test_a_better_batch_is_promoted_then_resending_it_changes_nothing(history, work) -> None:
+def test_a_better_batch_is_promoted_then_resending_it_changes_nothing(
+    history, work, monkeypatch
+) -> None:
+    steps: list[str] = []
+    monkeypatch.setattr(commands.retrain, "step_bar", lambda label, total: _recorded_steps(steps))
+    pages: list[str] = []
+
+    def rendered(*args: object) -> str:
+        pages.append(drift_html(*args))
+        return pages[-1]
+
+    monkeypatch.setattr(retrain_job, "drift_html", rendered)
     promoted = _retrain("--new", str(history / "good.parquet"))
     assert promoted.exit_code == 0, promoted.output
+    trained = [f"training ({j} done)" for j in JUDGEMENTS]
+    assert steps == ["checks", "drift", "training", *trained, "gates", "promotion"]
+    assert len(steps) == RETRAIN_STEPS and len(pages) == 1  # the drift page rendered once
     sentence = promoted.output.index("promoted: no judgement worse beyond the margins")
     assert sentence < promoted.output.index("Promotion gates") < promoted.output.index("version 2")
     assert _aliases() == {"champion": "2", "challenger": "2"}
@@ -122,8 +146,10 @@ def test_a_better_batch_is_promoted_then_resending_it_changes_nothing(history, w
     runs = client.search_runs([client.get_experiment_by_name("casework").experiment_id])
     decisions = {r.data.tags.get("gate_decision") for r in runs}
     assert {"promoted", "already processed"} <= decisions
-    (reason,) = [r.data.tags["gate_reason"] for r in runs if "gate_reason" in r.data.tags]
-    assert reason.startswith("promoted: no judgement worse")
+    (run,) = [r for r in runs if "gate_reason" in r.data.tags]
+    assert run.data.tags["gate_reason"].startswith("promoted: no judgement worse")
+    logged = client.download_artifacts(run.info.run_id, "drift_report.html", str(work))
+    assert Path(logged).read_text(encoding="utf-8") == pages[0]
 
 
 @pytest.mark.slow

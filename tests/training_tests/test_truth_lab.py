@@ -37,9 +37,11 @@ def test_recovered_effects_track_the_true_effects(lab) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 21 criterion not met: 10 of 36 top-3 true effects inside their officer-"
-    "bootstrap intervals (model ~0.9 points off on average, 3.2 at most; the bootstrap omits "
-    "the model's own estimation error)",
+    reason="issue 21 criterion not met by the model: early stopping leaves its effects ~5% short "
+    "of the truth (RoSH for safety 20-50%), beyond both the evaluation bootstrap and the spread "
+    "of refits (SD 0.4-1.5 points at 20,000 cases: 4-6 of 12 judgements covered); interventional "
+    "SHAP and partial dependence give the same shortfall; 3x the boosting rounds closes 50-90% "
+    "of the RoSH gap at equal held-out log loss",
 )
 def test_each_true_top_three_effect_is_inside_its_interval_for_11_of_12_judgements(lab) -> None:
     strong = lab.drivers[lab.drivers["true_rank"] <= 3]

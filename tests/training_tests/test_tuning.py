@@ -15,7 +15,7 @@ from features.contract import JUDGEMENTS
 from features.settings import get_settings
 from features.synthetic.generator import generate
 from training.bundle import CaseworkModel
-from training.lifecycle.tracking import EXPERIMENT, connect
+from training.lifecycle.registry import EXPERIMENT, connect
 from training.tuning import SEARCH_SPACE, default_params, tune
 
 runner = CliRunner()

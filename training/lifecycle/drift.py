@@ -68,10 +68,13 @@ def _shares(x: np.ndarray, w: np.ndarray, edges: np.ndarray) -> np.ndarray:
 def drift_report(
     store: pd.DataFrame, batch: pd.DataFrame, champion: CaseworkModel, seed: int = 0
 ) -> pd.DataFrame:
-    """One row per checked quantity: kind, name, PSI or shift (with an interval for label
-    prevalence), store and batch figure (a weighted mean; for categorical features the share of
-    the category that moved most, named in ``summary``), flag. ``attrs["distributions"]`` holds
-    the shares drawn by ``drift_html``."""
+    """One row per checked quantity of the batch against the store, flagged when it drifted.
+
+    Columns: kind, name, PSI or shift (with an interval for label prevalence), store and batch
+    figure (a weighted mean; for categorical features the share of the category that moved
+    most, named in ``summary``), flag. ``attrs["distributions"]`` holds the shares drawn by
+    ``drift_html``.
+    """
     features = CaseFeatures().fit(store)
     x_store, x_batch = features.transform(store), features.transform(batch)
     w_store, w_batch = _weights(store), _weights(batch)
@@ -231,8 +234,11 @@ def _row(
 
 
 def drift_html(report: pd.DataFrame, source: str) -> str:
-    """The drift report as one standalone page: the verdict, the table (flagged rows
-    highlighted) and store-against-batch bars for every feature and the predicted risk."""
+    """The drift report as one standalone page, for operators deciding whether to trust a batch.
+
+    The verdict, the table (flagged rows highlighted) and store-against-batch bars for every
+    feature and the predicted risk.
+    """
     shown = report.drop(columns=["store", "batch"], errors="ignore")
     styled = (
         shown.style.apply(

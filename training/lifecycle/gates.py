@@ -8,7 +8,7 @@ in AUC and log loss, for each protected characteristic the difference in dispari
 from a paired bootstrap that resamples officers (a case's officer effect is shared by his or her
 cases), ``BOOTSTRAP_ROUNDS`` replicates with a fixed seed.
 
-Decision (one rule, :func:`decide`): the challenger is promoted unless
+Decision (one rule, ``decide``): the challenger is promoted unless
 
 - on some holdout the pooled log loss is worse: its 95% interval lies wholly above 0; or
 - some judgement or characteristic is worse beyond its non-inferiority margin: its interval lies
@@ -16,16 +16,18 @@ Decision (one rule, :func:`decide`): the challenger is promoted unless
   loss 0.005 nats, disparity ratio 0.05). These intervals are simultaneous 95% intervals for
   the checks of a holdout (Bonferroni: z for α/(2 × checks)), so 27 checks do not give 27
   chances to block a good challenger by luck; or
-- the new cases disagree with the champion (:func:`label_agreement`): shuffled or wrong labels.
+- the new cases disagree with the champion (``label_agreement``): shuffled or wrong labels.
 
 Intervals are the difference ± z × its bootstrap standard error.
 Log losses clip probabilities to [0.01, 0.99]. There is no absolute limit (such as an ECE
 ceiling) that the champion itself could fail on a small holdout: the challenger only has to be no
 worse than the champion, on evidence. Cases are weighted with
-:func:`training.trainer.design_weights`, the rule training and metrics use.
+``training.trainer.design_weights``, the rule training and metrics use.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -63,16 +65,28 @@ def gate_table(
     challenger: CaseworkModel,
     holdouts: dict[str, pd.DataFrame],
     rounds: int = BOOTSTRAP_ROUNDS,
+    champion_scores: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """One row per holdout × check: both models' figures, the paired difference, its interval
-    (NaN with ``rounds=0``), the margin and whether it blocks promotion."""
+    """One row per holdout × check: both models, their paired difference and whether it blocks.
+
+    Each row holds both models' figures, the difference, its interval (NaN with ``rounds=0``),
+    the margin and whether it blocks promotion.
+
+    Args:
+        champion_scores: the champion's scores of some holdouts, by name (from
+            ``CaseworkModel.predict`` on the same rows), so the caller scores a holdout once.
+    """
     rows = []
     for name, cases in holdouts.items():
         if cases.empty:
             continue
         cases = cases.reset_index(drop=True)
         w, officers, counts = _resampling(cases, rounds)
-        scored = [champion.predict(cases), challenger.predict(cases)]
+        known = (champion_scores or {}).get(name)
+        scored = [
+            champion.predict(cases) if known is None else known.reset_index(drop=True),
+            challenger.predict(cases),
+        ]
         family, pooled = [], np.zeros((3, 1 + rounds))  # log-loss sums of both, weight sums
         for judgement in JUDGEMENTS:
             labelled = _labelled(cases, judgement)
@@ -105,6 +119,7 @@ def label_agreement(
     trusted: pd.DataFrame,
     batch: pd.DataFrame,
     rounds: int = BOOTSTRAP_ROUNDS,
+    trusted_scores: pd.DataFrame | None = None,
 ) -> dict[str, object]:
     """The champion's mean AUC over the judgements on the new cases against trusted cases.
 
@@ -112,11 +127,15 @@ def label_agreement(
     what the champion learned: their AUC falls toward 0.5. Blocks when the new cases' AUC is
     lower by more than ``AGREEMENT_MARGIN`` on evidence (independent officer bootstraps); the
     batch is then held for review (``casework retrain --accept`` admits it).
+
+    Args:
+        trusted_scores: the champion's scores of ``trusted`` when the caller already has them.
     """
     figures = []
-    for cases in (trusted.reset_index(drop=True), batch.reset_index(drop=True)):
+    for cases, known in ((trusted, trusted_scores), (batch, None)):
+        cases = cases.reset_index(drop=True)
         w, officers, counts = _resampling(cases, rounds)
-        scores = champion.predict(cases)
+        scores = champion.predict(cases) if known is None else known.reset_index(drop=True)
         aucs = []
         for judgement in JUDGEMENTS:
             labelled = _labelled(cases, judgement)
@@ -152,8 +171,11 @@ def decide(table: pd.DataFrame) -> tuple[bool, str]:
 def disparity_ratios(
     cases: pd.DataFrame, scores: pd.DataFrame, weight: np.ndarray | None
 ) -> dict[str, float]:
-    """Per protected characteristic: lowest over highest group rate of being among the riskiest
-    20% (groups of at least 50 cases); 1 means every group is selected alike."""
+    """Per protected characteristic: lowest over highest group rate of being among the riskiest.
+
+    The riskiest 20% by risk score, groups of at least 50 cases; 1 means every group is
+    selected alike.
+    """
     w = np.ones((1, len(cases))) if weight is None else np.asarray(weight, dtype=float)[None, :]
     risk = scores[RISK_SCORE].to_numpy()
     return {
@@ -188,8 +210,10 @@ def _labelled(cases: pd.DataFrame, judgement: str) -> tuple[np.ndarray, np.ndarr
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per-case log loss with p clipped to [CLIP, 1 - CLIP]: a handful of cases at the
-    calibrator's extremes (1e-4) cannot decide the gate on their own."""
+    """Per-case log loss with p clipped to [CLIP, 1 - CLIP].
+
+    So a handful of cases at the calibrator's extremes (1e-4) cannot decide the gate alone.
+    """
     p = np.clip(p, CLIP, 1 - CLIP)
     return -(y * np.log(p) + (1 - y) * np.log(1 - p))
 
@@ -231,8 +255,10 @@ def _disparity(risk: np.ndarray, labels: np.ndarray, W: np.ndarray) -> np.ndarra
 
 
 def _row(holdout: str, check: str, n: int, figures: list[np.ndarray], z: float) -> dict:
-    """A gate row from both figures per replicate (index 0 = the sample itself): the
-    difference, its interval delta ± z × bootstrap SE, and whether it blocks promotion."""
+    """A gate row from both figures per replicate (index 0 = the sample itself).
+
+    The difference, its interval delta ± z × bootstrap SE, and whether it blocks promotion.
+    """
     kind = next(k for k in MARGINS if check.startswith(k))
     margin, higher_is_better = MARGINS[kind]
     old, new = figures

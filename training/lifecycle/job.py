@@ -13,18 +13,11 @@ import numpy as np
 import pandas as pd
 
 from features.settings import Settings
-from training.bundle import CaseworkModel
-from training.lifecycle.promotion import link, publish
+from training.bundle import MODEL_FILE, CaseworkModel
+from training.lifecycle.promotion import link, name_new_version, publish
+from training.lifecycle.registry import CHAMPION, RegisteredRun, load_registered
 from training.lifecycle.store import TrainingStore
-from training.lifecycle.tracking import (
-    CHAMPION,
-    RegisteredRun,
-    load_registered,
-    log_training,
-    log_trial,
-    log_tuning,
-    training_run,
-)
+from training.lifecycle.tracking import log_training, log_trial, log_tuning, training_run
 from training.reporting.model_card import model_card, render_model_card
 from training.trainer import TrainingResult, train
 from training.tuning import OBJECTIVE, TrialRecord, TuningResult, tune
@@ -76,7 +69,8 @@ def run_training(
                 on_judgement=on_judgement,
             )
     card = model_card(result)
-    registered = log_training(result, cases, source, settings, params, card, run_id=run_id)
+    logged = log_training(result, cases, source, settings, params, card, run_id=run_id)
+    registered = name_new_version(settings, logged)
     result.model.metadata.update(version=registered.version, aliases=list(registered.aliases))
     store = TrainingStore.for_settings(settings)
     if not store.exists():  # the first training starts the store; its test rows are the reference
@@ -108,6 +102,6 @@ def load_model(settings: Settings, alias_or_version: str | None = None) -> Casew
     if alias_or_version is not None:
         return load_registered(settings, alias_or_version)
     directory = link(settings)
-    if not (directory / "model.joblib").exists():
+    if not (directory / MODEL_FILE).exists():
         raise FileNotFoundError(directory)
     return CaseworkModel.load(directory)

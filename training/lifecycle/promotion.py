@@ -1,9 +1,10 @@
-"""Moving the champion: publish a bundle, promote a challenger, roll back, repair a half move.
+"""Moving the champion: name a new version, publish a bundle, promote, roll back, repair.
 
-Bundles live in ``models/versions/v<N>/``; ``models/champion`` and ``models/previous`` are
-symbolic links to them, swapped with an atomic rename, so a reader (the service) always finds a
-whole bundle, old or new. The registry alias ``champion`` must name the same version as the link;
-a process killed between the two is repaired by :func:`reconcile` on the next run.
+The only module that changes registry aliases. Bundles live in ``models/versions/v<N>/``;
+``models/champion`` and ``models/previous`` are symbolic links to them, swapped with an atomic
+rename, so a reader (the service) always finds a whole bundle, old or new. The registry alias
+``champion`` must name the same version as the link; a process killed between the two is
+repaired by ``reconcile`` on the next run.
 """
 
 from __future__ import annotations
@@ -11,13 +12,32 @@ from __future__ import annotations
 import json
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 from features.settings import Settings
 from training.bundle import METADATA_FILE, CaseworkModel
-from training.lifecycle.tracking import CHAMPION, MODEL_NAME, connect, load_registered
+from training.lifecycle.registry import (
+    CHALLENGER,
+    CHAMPION,
+    MODEL_NAME,
+    PREVIOUS,
+    RegisteredRun,
+    alias_version,
+    connect,
+    load_registered,
+)
 
-PREVIOUS = "previous"
+
+def name_new_version(settings: Settings, registered: RegisteredRun) -> RegisteredRun:
+    """Alias a newly registered version ``challenger``, and ``champion`` when there is none yet."""
+    client = connect(settings)
+    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, registered.version)
+    aliases = [CHALLENGER]
+    if alias_version(client, CHAMPION) is None:
+        client.set_registered_model_alias(MODEL_NAME, CHAMPION, registered.version)
+        aliases.append(CHAMPION)
+    return replace(registered, aliases=tuple(aliases))
 
 
 def checkpoint(settings: Settings, step: str) -> None:
@@ -61,10 +81,11 @@ def promote(
 ) -> None:
     """Make ``bundle`` (registry ``version``) the champion, on disk then in the registry."""
     client = connect(settings)
-    old = str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
+    old = alias_version(client, CHAMPION)
     publish(bundle, version, settings, extras)
     client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
-    client.set_registered_model_alias(MODEL_NAME, PREVIOUS, old)
+    if old is not None:
+        client.set_registered_model_alias(MODEL_NAME, PREVIOUS, old)
 
 
 def rollback(settings: Settings) -> str:
@@ -85,12 +106,8 @@ def rollback(settings: Settings) -> str:
 
 def reconcile(settings: Settings) -> bool:
     """Re-export the registry's champion if the exported bundle names another version."""
-    client = connect(settings)
-    try:
-        registered = str(client.get_model_version_by_alias(MODEL_NAME, CHAMPION).version)
-    except Exception:  # no champion registered yet: nothing to reconcile
-        return False
-    if exported_version(settings) == registered:
+    registered = alias_version(connect(settings), CHAMPION)
+    if registered is None or exported_version(settings) == registered:
         return False
     publish(load_registered(settings, registered), registered, settings)
     return True

@@ -23,6 +23,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from features.contract import JUDGEMENTS
 from features.errors import InputError, InputErrors
 from features.readers import write_text
 from features.settings import Settings
@@ -31,7 +32,8 @@ from training.bundle import CaseworkModel
 from training.lifecycle.drift import drift_html, drift_report
 from training.lifecycle.gates import decide, gate_table, label_agreement
 from training.lifecycle.job import load_model
-from training.lifecycle.promotion import checkpoint, promote, reconcile
+from training.lifecycle.promotion import checkpoint, name_new_version, promote, reconcile
+from training.lifecycle.registry import CHAMPION, connect
 from training.lifecycle.store import (
     ACTIVE,
     BASE_BATCH,
@@ -41,11 +43,15 @@ from training.lifecycle.store import (
     TrainingStore,
     batch_id,
 )
-from training.lifecycle.tracking import connect, log_training
+from training.lifecycle.tracking import log_training
 from training.reporting.model_card import model_card, render_model_card
 from training.trainer import train
 
 PROMOTED, KEPT, BAD_INPUT = 0, 3, 2
+RETRAIN_STEPS = 5 + len(JUDGEMENTS)
+"""How many times a whole retrain calls ``on_step``: checks, drift, training and each judgement
+trained, gates, decision (a run that stops early calls it fewer times)."""
+Step = Callable[[str], None]
 
 
 class RetrainBusy(RuntimeError):
@@ -81,9 +87,16 @@ def retrain(
     settings: Settings,
     dry_run: bool = False,
     say: Callable[[str], None] = lambda _: None,
+    on_step: Step = lambda _: None,
 ) -> RetrainOutcome:
-    """Run the whole job for one new batch of inspected cases."""
+    """Run the whole job for one new batch of inspected cases.
+
+    Args:
+        say: prints a line of news for the operator.
+        on_step: called with the name of each of the ``RETRAIN_STEPS`` steps as it starts.
+    """
     with retrain_lock(settings):
+        on_step("checks")
         store = TrainingStore.for_settings(settings)
         if not store.exists():
             raise InputError("no training store yet: run `casework train --data FILE` first")
@@ -97,7 +110,7 @@ def retrain(
             where = quarantine(path, error, settings)
             _decision_run(settings, str(path), "rejected", {"quarantine": str(where)})
             return RetrainOutcome(BAD_INPUT, f"{error}\nbatch quarantined in {where}")
-        return _retrain_batch(batch, str(path), store, settings, dry_run, say)
+        return _retrain_batch(batch, str(path), store, settings, dry_run, say, on_step)
 
 
 def _retrain_batch(
@@ -107,6 +120,7 @@ def _retrain_batch(
     settings: Settings,
     dry_run: bool,
     say: Callable[[str], None],
+    on_step: Step,
 ) -> RetrainOutcome:
     bid = batch_id(batch)
     status = store.ledger().get(bid, {}).get("status")
@@ -116,6 +130,7 @@ def _retrain_batch(
             PROMOTED, f"batch {bid} already processed ({status}); nothing appended", bid
         )
     champion = load_model(settings)
+    on_step("drift")
     drift = drift_report(store.cases(), batch, champion)
     report = Path(settings.reports_dir) / f"drift-{bid}.html"
     if dry_run:
@@ -126,7 +141,8 @@ def _retrain_batch(
             bid,
             drift,
         )
-    write_text(drift_html(drift, source), report)
+    page = drift_html(drift, source)
+    write_text(page, report)
     say(f"drift report: {report}")
     if status is None:
         added = store.append(batch, bid, source)
@@ -140,7 +156,7 @@ def _retrain_batch(
             )
     else:
         say(f"retrying batch {bid} ({status})")
-    return _challenge(bid, source, store, settings, champion, say, drift)
+    return _challenge(bid, source, store, settings, champion, say, on_step, drift, page)
 
 
 def _challenge(
@@ -150,7 +166,9 @@ def _challenge(
     settings: Settings,
     champion: CaseworkModel,
     say: Callable[[str], None],
+    on_step: Step,
     drift: pd.DataFrame | None = None,
+    drift_page: str | None = None,
     admitted: bool = False,
 ) -> RetrainOutcome:
     """Train a challenger on the training set plus batch ``bid``, gate it, promote or hold.
@@ -164,32 +182,48 @@ def _challenge(
         data = pd.concat([store.cases((ACTIVE,)), new_cases, reference], ignore_index=True)
         data = data.drop_duplicates("case_id", ignore_index=True)
         say(f"training a challenger on {len(data) - len(reference):,} cases")
-        result = train(data, seed=settings.seed, test_ids=reference["case_id"])
+        on_step("training")
+        result = train(
+            data,
+            seed=settings.seed,
+            test_ids=reference["case_id"],
+            on_judgement=lambda judgement: on_step(f"training ({judgement} done)"),
+        )
         checkpoint(settings, "train")
         say(
             f"split: {result.split.mode} ({len(result.split.train):,} training cases, "
             f"{len(result.split.test):,} reference cases to test on)"
         )
-        registered = log_training(
-            result,
-            data,
-            source,
+        registered = name_new_version(
             settings,
-            {"seed": settings.seed, "batch": bid, "rows": len(data)},
-            model_card(result),
+            log_training(
+                result,
+                data,
+                source,
+                settings,
+                {"seed": settings.seed, "batch": bid, "rows": len(data)},
+                model_card(result),
+            ),
         )
-        gates = gate_table(champion, result.model, {"reference": reference})
+        on_step("gates")
+        scored = {"reference": champion.predict(reference)}
+        gates = gate_table(champion, result.model, {"reference": reference}, champion_scores=scored)
         if len(gates) and len(new_cases):
-            agreement = label_agreement(champion, reference, new_cases)
+            agreement = label_agreement(
+                champion, reference, new_cases, trusted_scores=scored["reference"]
+            )
             gates = pd.concat([gates, pd.DataFrame([agreement])], ignore_index=True)
         promoted, reason = decide(gates)
-        _record(registered.run_id, source, drift, gates, "promoted" if promoted else "kept", reason)
+        on_step("promotion" if promoted else "holding the champion")
+        _record(
+            registered.run_id, drift, drift_page, gates, "promoted" if promoted else "kept", reason
+        )
         if promoted:
             promote(
                 result.model,
                 registered.version,
                 settings,
-                render_model_card(model_card(result, registered.version, ("champion",))),
+                render_model_card(model_card(result, registered.version, (CHAMPION,))),
             )
     except BaseException as error:
         store.set_status(bid, FAILED, f"{type(error).__name__}: {error}")
@@ -215,13 +249,17 @@ def _challenge(
 
 
 def accept(
-    batch: str, settings: Settings, say: Callable[[str], None] = lambda _: None
+    batch: str,
+    settings: Settings,
+    say: Callable[[str], None] = lambda _: None,
+    on_step: Step = lambda _: None,
 ) -> RetrainOutcome:
     """Admit a held-back, pending or failed batch: retrain with it, gate, promote if it passes.
 
     The batch joins the training set whatever the gates say (an operator vouched for it).
     """
     with retrain_lock(settings):
+        on_step("checks")
         store = TrainingStore.for_settings(settings)
         status = store.ledger().get(batch, {}).get("status")
         if status is None:
@@ -231,7 +269,8 @@ def accept(
         if reconcile(settings):
             say("re-exported the registry's champion after an interrupted promotion")
         source = str(store.ledger()[batch].get("source", batch))
-        return _challenge(batch, source, store, settings, load_model(settings), say, admitted=True)
+        champion = load_model(settings)
+        return _challenge(batch, source, store, settings, champion, say, on_step, admitted=True)
 
 
 def drop(batch: str, settings: Settings) -> str:
@@ -275,8 +314,8 @@ def _decision_run(settings: Settings, source: str, decision: str, tags: dict) ->
 
 def _record(
     run_id: str,
-    source: str,
     drift: pd.DataFrame | None,
+    drift_page: str | None,
     gates: pd.DataFrame,
     decision: str,
     reason: str,
@@ -287,4 +326,5 @@ def _record(
     client.log_table(run_id, gates, "gate_table.json")
     if drift is not None:
         client.log_table(run_id, drift, "drift_report.json")
-        client.log_text(run_id, drift_html(drift, source), "drift_report.html")
+    if drift_page is not None:
+        client.log_text(run_id, drift_page, "drift_report.html")

@@ -11,7 +11,7 @@ or ``held`` (kept, flagged, out of training until ``casework retrain --accept``)
 its challenger could not be trained or gated (the error is in the ledger; resending the file or
 ``--accept`` retries it, ``--drop`` removes it). Files are written to a temp name and renamed;
 the ledger is written last, so a batch whose process died before its ledger entry is an orphan
-that :meth:`TrainingStore.recover` removes.
+that ``TrainingStore.recover`` removes.
 """
 
 from __future__ import annotations

@@ -1,30 +1,25 @@
-"""MLflow tracking and registry: one parent run per training, a nested run per judgement, one
-registered pyfunc model ``casework-sufficiency`` moved between versions with aliases.
+"""MLflow tracking: a parent run per training, a nested run per judgement, a registered version.
 
-The default store is ``sqlite:///mlflow.db`` with artifacts under ``./mlruns``; setting
-``CASEWORK_MLFLOW_URI`` points all of this at a real tracking server unchanged.
+Each training registers a new version of the pyfunc model (``training.lifecycle.registry``).
+
+Logging never moves an alias: ``training.lifecycle.promotion`` names the new version.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import tempfile
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import mlflow
 import pandas as pd
-from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from features.contract import FRAME_COLUMNS, JUDGEMENTS
 from features.settings import Settings
-from training.bundle import CaseworkModel
+from training.lifecycle.registry import MODEL_NAME, RegisteredRun, connect
 from training.pyfunc import BUNDLE_ARTIFACT, CaseworkPyfunc
 from training.reporting.model_card import render_model_card
 from training.trainer import TrainingResult, data_fingerprint
@@ -32,37 +27,7 @@ from training.trainer import TrainingResult, data_fingerprint
 if TYPE_CHECKING:
     from training.tuning import TrialRecord, TuningResult
 
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-logging.getLogger("mlflow").setLevel(logging.WARNING)
-warnings.filterwarnings("ignore", message=".*Python object as `python_model`.*")
-warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
-
-MODEL_NAME = "casework-sufficiency"
-EXPERIMENT = "casework"
-CHAMPION, CHALLENGER = "champion", "challenger"
 PIP_REQUIREMENTS = ["casework", "lightgbm", "scikit-learn", "pandas", "numpy"]
-
-
-@dataclass(frozen=True)
-class RegisteredRun:
-    """Where a training went: its MLflow run and the model version it registered."""
-
-    run_id: str
-    version: str
-    aliases: tuple[str, ...]
-
-
-def connect(settings: Settings) -> MlflowClient:
-    """Point MLflow at the configured store and make sure the experiment exists."""
-    mlflow.set_tracking_uri(settings.mlflow_uri)
-    mlflow.set_registry_uri(settings.mlflow_uri)
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        artifacts = Path(settings.mlflow_artifacts).resolve()
-        artifacts.mkdir(parents=True, exist_ok=True)
-        mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.as_uri())
-    mlflow.set_experiment(EXPERIMENT)
-    return MlflowClient()
 
 
 def log_training(
@@ -74,11 +39,11 @@ def log_training(
     card: dict,
     run_id: str | None = None,
 ) -> RegisteredRun:
-    """Log a training (parent + nested runs), register its model and set its aliases.
+    """Log a training (parent + nested runs) and register its model as a new version.
 
-    ``run_id`` resumes a parent run opened earlier with :func:`training_run` (``--tune``).
+    ``run_id`` resumes a parent run opened earlier with ``training_run`` (``--tune``).
     """
-    client = connect(settings)
+    connect(settings)
     bundle = result.model
     trained_on = bundle.metadata["trained_on"]
     metrics = result.metrics
@@ -128,20 +93,14 @@ def log_training(
                 registered_model_name=MODEL_NAME,
                 pip_requirements=PIP_REQUIREMENTS,
             )
-    version = str(info.registered_model_version)
-    client.set_registered_model_alias(MODEL_NAME, CHALLENGER, version)
-    aliases = [CHALLENGER]
-    if _alias_version(client, CHAMPION) is None:
-        client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
-        aliases.append(CHAMPION)
-    return RegisteredRun(parent.info.run_id, version, tuple(aliases))
+    return RegisteredRun(parent.info.run_id, str(info.registered_model_version))
 
 
 @contextmanager
 def training_run(cases: pd.DataFrame, settings: Settings) -> Iterator[str]:
     """Open a training's parent run ahead of training, so tuning trials nest under it live.
 
-    Yields the run id for :func:`log_training`; an exception inside marks the run failed.
+    Yields the run id for ``log_training``; an exception inside marks the run failed.
     """
     connect(settings)
     with mlflow.start_run(run_name=_run_name(data_fingerprint(cases))) as parent:
@@ -205,18 +164,3 @@ def _log_judgement(result: TrainingResult, judgement: str) -> None:
             "lift_at_20",
         ):
             mlflow.log_metric(f"{row.model}.{row.weighting}.{metric}", getattr(row, metric))
-
-
-def _alias_version(client: MlflowClient, alias: str) -> str | None:
-    try:
-        return client.get_model_version_by_alias(MODEL_NAME, alias).version
-    except mlflow.exceptions.MlflowException:
-        return None
-
-
-def load_registered(settings: Settings, alias_or_version: str) -> CaseworkModel:
-    """The bundle of a registered version, by alias (``champion``) or version number."""
-    connect(settings)
-    ref = f"@{alias_or_version}" if not alias_or_version.isdigit() else f"/{alias_or_version}"
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}{ref}")
-    return model.unwrap_python_model().bundle

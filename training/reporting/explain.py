@@ -167,8 +167,10 @@ def explain_cases(model: CaseworkModel, frame: pd.DataFrame, top: int = 5) -> li
 
 
 def drivers_by_aim(explanation: dict, top: int = 3) -> dict[str, list[dict]]:
-    """A case's ``top`` drivers per aim (engagement, desistance, safety), from ``explain_cases``
-    run with every feature: each feature's contribution averaged over the aim's judgements.
+    """A case's ``top`` drivers per aim (engagement, desistance, safety).
+
+    From ``explain_cases`` run with every feature: each feature's contribution averaged over
+    the aim's judgements.
 
     ``{"<aim>": [{"feature", "value", "contribution", "text"}]}``, ranked by |contribution|.
     """

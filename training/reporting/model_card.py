@@ -7,6 +7,7 @@ import html
 import pandas as pd
 
 from training.bundle import RISK_SCORE_RULE
+from training.lifecycle.registry import MODEL_NAME
 from training.trainer import TrainingResult
 
 INTENDED_USE = (
@@ -73,7 +74,7 @@ def model_card(
         }
     )
     return {
-        "title": f"casework-sufficiency {'v' + version if version else '(unregistered)'}",
+        "title": f"{MODEL_NAME} {'v' + version if version else '(unregistered)'}",
         "sections": [
             ("Intended use and users", INTENDED_USE),
             ("Version", f"version {version or '-'}; aliases: {', '.join(aliases) or '-'}"),

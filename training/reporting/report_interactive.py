@@ -1,6 +1,8 @@
-"""The report's interactive figures: a dependence plot for any feature and judgement, coloured by
-any feature, and a per-case waterfall; drawn in the browser as SVG by a small inline script from
-data embedded in the page, so the file stays self-contained and opens offline.
+"""The report's interactive figures: dependence plots for any feature and per-case waterfalls.
+
+A dependence plot for any feature and judgement, coloured by any feature, and a per-case
+waterfall, drawn in the browser as SVG by a small inline script from data embedded in the page,
+so the file stays self-contained and opens offline.
 
 Categorical features (provider, RoSH, grade, IOM...) are shown by their labels and coloured by
 category with a key; numeric ones on a blue-to-red scale with a colour bar.

@@ -155,8 +155,10 @@ def svg_bars(
 def svg_intervals(
     rows: list[tuple[str, float, float, float, bool]], title: str, reference: float | None = None
 ) -> str:
-    """Point and 95% interval per row (label, value, low, high, flagged) as an inline SVG: one
-    row per group, flagged rows in red, an optional dashed reference line."""
+    """Point and 95% interval per row (label, value, low, high, flagged) as an inline SVG.
+
+    One row per group, flagged rows in red, an optional dashed reference line.
+    """
     width, row_height, left, right = 470, 18, 170, 60
     height = 30 + row_height * len(rows)
     finite = [v for r in rows for v in r[1:4] if np.isfinite(v)] + (

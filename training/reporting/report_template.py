@@ -159,6 +159,11 @@ scale), which separates it from correlated features. "yes" when the observed int
 model's effect both point the published way.</p>
 {{ replication | safe }}
 </section>
+{% for extra in extra_sections %}
+<section id="{{ extra.anchor }}"><h2>{{ extra.title }}</h2>
+{{ extra.html | safe }}
+</section>
+{% endfor %}
 <script id="report-data" type="application/json">{{ interactive_data | safe }}</script>
 <script>{{ interactive_script | safe }}</script>
 </body>

@@ -11,7 +11,9 @@ judgement on its applicable rows, design-weighted when the cases carry inclusion
   second), with a 95% interval from a bootstrap that resamples officers; the *true* effect is the
   same average difference of the truth's own decomposition. The truth is additive in the log-odds,
   so its contributions are formed exactly as ``training.reporting.explain`` forms the model's: each
-  driver's centred log-odds term, scaled by (p_true - p_true(base)) / (eta - base).
+  driver's centred log-odds term, scaled by (p_true - p_true(base)) / (eta - base). The interval
+  covers which cases were evaluated, not the model's estimation error; early stopping leaves the
+  booster's effects shrunk (README, "Truth lab"), which the interval does not cover.
 - **Protected characteristics**: the generator gives gender, ethnicity and age no direct effect.
   Per group against the largest group, the observed gap in the share insufficient, the model's
   predicted gap split by SHAP into the features that carry it (proxies), the true gap, and the

@@ -1,0 +1,1 @@
+"""Monte Carlo studies shared by the tests (small, fixed seeds) and ``benchmarks/`` (full scale)."""
