@@ -183,6 +183,7 @@ class Casework:
         options = Options(sealed, inspection_id, inspection_date, store=self.sealed)
 
         def work() -> SampleAnswer:
+            options.refuse_seed(seed)
             population, scores = self.frames.scored(cases, frame, self.champion.current())
             args = (population, scores, request, seed, options)
             return SampleAnswer(**self._job(sample_answer, *args, frame=frame))

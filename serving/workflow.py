@@ -75,6 +75,16 @@ class Options:
     files: tuple[Path, ...] = ()
     store: SealedStore | None = None
 
+    def refuse_seed(self, seed: int | None) -> None:
+        """A sealed draw picks its own secret seed: refuse one given (before any work)."""
+        if self.sealed and seed is not None:
+            raise InputError(
+                "a sealed sample draws its own secret seed, released with the list: give a "
+                "seed (--seed) only to an unsealed draw",
+                source=SOURCE,
+                column="seed",
+            )
+
 
 @dataclass
 class Drawn:
@@ -129,13 +139,7 @@ def draw(
         InputError: Bad input or a request the frame cannot meet (the field is named).
     """
     step = on_step or _quiet
-    if options.sealed and seed is not None:
-        raise InputError(
-            "a sealed sample draws its own secret seed, released with the list: give a seed "
-            "(--seed) only to an unsealed draw",
-            source=SOURCE,
-            column="seed",
-        )
+    options.refuse_seed(seed)
     when = parse_inspection_date(options.inspection_date)
     identifier = parse_inspection_id(options.inspection_id)
     chosen = secrets.randbits(SECRET_BITS) if seed is None else seed

@@ -20,7 +20,10 @@ class CaseworkPyfunc(mlflow.pyfunc.PythonModel):
         self.bundle = CaseworkModel.load(Path(context.artifacts[BUNDLE_ARTIFACT]))
 
     def predict(
-        self, context: mlflow.pyfunc.PythonModelContext, model_input: pd.DataFrame, params=None
+        self,
+        context: mlflow.pyfunc.PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict | None = None,
     ) -> pd.DataFrame:
         """Scores of every case in ``model_input``."""
         return self.bundle.predict(model_input)

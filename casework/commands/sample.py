@@ -13,7 +13,14 @@ from rich.table import Table
 
 from casework.app import command, console, step_bar
 from casework.commands.explain import scoring_bundle
-from casework.engines import SIMULATION_SECONDS, Engine, EngineOption, draw_engine
+from casework.engines import (
+    SIMULATION_SECONDS,
+    ConfOption,
+    Engine,
+    EngineOption,
+    MasterOption,
+    draw_engine,
+)
 from features.errors import InputError
 from features.settings import get_settings
 from serving.sampling import SampleRequest
@@ -154,6 +161,8 @@ def sample_command(
         int | None, typer.Option("--simulate", help="Simulate R draws instead of drawing.")
     ] = None,
     engine: EngineOption = Engine.local,
+    master: MasterOption = None,
+    conf: ConfOption = None,
     inspection_id: Annotated[
         str | None,
         typer.Option(help="Inspection id (default: insp-YYYYMMDD- and a hash of the case ids)."),
@@ -187,10 +196,18 @@ def sample_command(
         target=target,
         method=method,
     )
+    Options(sealed).refuse_seed(seed)
+    if engine is Engine.spark and simulate_draws is None:
+        raise InputError(
+            "Spark runs the draws of --simulate; a single draw runs here (leave out --engine)",
+            source="options",
+            column="--engine",
+        )
     source, applies = _sources(scores, model)
     if simulate_draws is not None:
         chosen = get_settings().seed if seed is None else seed
-        with draw_engine(engine) as runner, step_bar("sample", len(SIMULATION_STEPS)) as step:
+        bar = step_bar("sample", len(SIMULATION_STEPS))
+        with draw_engine(engine, master, conf) as runner, bar as step:
             result = simulate_request(
                 frame_file,
                 source,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from casework.app import console
 from features.settings import get_settings
 
 
 def score_on_spark(
-    data: Path, out: Path, model: str | None, master: str | None, conf: list[str] | None
+    data: str, out: str, model: str | None, master: str | None, conf: list[str] | None
 ) -> None:
     """Score Parquet ``data`` on Spark with the registered champion and print what was written."""
     from serving.spark.scoring import model_uri, score_parquet
@@ -21,7 +19,7 @@ def score_on_spark(
     master = master or settings.spark_master
     with console.status(f"scoring {data} on Spark ({master})"):
         with spark_session(master, spark_conf) as spark:
-            run = score_parquet(spark, str(data), str(out), uri)
+            run = score_parquet(spark, data, out, uri)
     console.print(
         f"wrote {run.out} ({run.rows:,} cases scored in {run.files} Parquet files, {run.model_uri})"
     )

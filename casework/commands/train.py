@@ -92,8 +92,12 @@ def train_command(
 
 @command("score")
 def score_command(
-    data: Annotated[Path, typer.Option("--data", help="Caseload frame (CSV or Parquet).")],
-    out: Annotated[Path, typer.Option("--out", help="Scores file to write (.csv or .parquet).")],
+    data: Annotated[
+        str, typer.Option("--data", help="Caseload frame (CSV or Parquet; a URL with Spark).")
+    ],
+    out: Annotated[
+        str, typer.Option("--out", help="Scores file (.csv or .parquet; a URL with Spark).")
+    ],
     model: Annotated[
         str | None,
         typer.Option("--model", help="Registered alias or version (default: exported champion)."),
@@ -106,6 +110,7 @@ def score_command(
     if engine is Engine.spark:  # Parquet file, folder or glob in; a Parquet folder out
         return score_on_spark(data, out, model, master, conf)
     settings = get_settings()
+    data, out = Path(data), Path(out)
     frame = load_table(data, kind="frame")
     with step_bar(f"scoring {len(frame):,} cases", 1 + len(JUDGEMENTS)) as step:
         step("loading the model")

@@ -49,7 +49,7 @@ def spark_session(master: str, conf: dict[str, str] | None = None) -> Iterator[S
             "Apache Spark is not installed: pip install 'casework[spark]'", column="--engine"
         ) from None
     active = SparkSession.getActiveSession()
-    if active is not None:
+    if active is not None:  # a notebook's or a test's session: its master and settings hold
         yield active
         return
     if shutil.which("java") is None and "JAVA_HOME" not in os.environ:
@@ -62,7 +62,16 @@ def spark_session(master: str, conf: dict[str, str] | None = None) -> Iterator[S
     builder = SparkSession.builder.appName(APP_NAME).master(master)
     for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # the JVM refused the master or a setting: the user's to fix
+        _stop_jvm()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(
+            f"Spark could not start on master {master!r} with these settings: {first}",
+            source="options",
+            column="--master",
+        ) from None
     session.sparkContext.setLogLevel("OFF")  # failures reach Python as exceptions
     try:
         yield session

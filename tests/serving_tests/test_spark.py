@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -78,10 +79,10 @@ def test_spark_scores_equal_local_scores(spark, registry, frame_files) -> None:
     local_out, spark_out = registry / "local.parquet", registry / "scores"
     ran = runner.invoke(app, ["score", "--data", str(single), "--out", str(local_out)])
     assert ran.exit_code == 0, ran.output
-    args = ["score", "--engine", "spark", "--master", MASTER, "--data", str(folder)]
-    ran = runner.invoke(app, [*args, "--out", str(spark_out)])
+    args = ["score", "--engine", "spark", "--master", MASTER, "--data", f"file://{folder}"]
+    ran = runner.invoke(app, [*args, "--out", f"file://{spark_out}"])  # URLs reach Spark whole
     assert ran.exit_code == 0, ran.output
-    assert "20,000 cases scored" in ran.output
+    assert "20,000 cases scored" in ran.output and not Path("file:").exists()
     assert len(list(spark_out.glob("*.parquet"))) >= 2  # partitioned, written by the executors
     local = pd.read_parquet(local_out)
     scored = pd.read_parquet(spark_out).sort_values("case_id", ignore_index=True)
@@ -166,3 +167,12 @@ def test_sample_simulate_on_spark_reports_the_local_margins(spark, small_files) 
         said = " ".join(ran.output.split())
         margins[engine] = re.search(r"every margin within ±2 in (\S+) of (\d+) draws", said)[0]
     assert margins["spark"] == margins["local"] and margins["local"].endswith("of 12 draws")
+
+
+def test_engine_spark_without_simulate_and_a_sealed_seed_are_refused(frame_and_scores) -> None:
+    base = ["sample", "--frame", str(frame_and_scores / "frame.parquet"), "--size", "60"]
+    base += ["--scores", str(frame_and_scores / "scores.parquet")]
+    ran = runner.invoke(app, [*base, "--engine", "spark", "--out", "x.csv"])
+    assert ran.exit_code == 2 and "--engine" in ran.output, ran.output
+    ran = runner.invoke(app, [*base, "--sealed", "--seed", "2", "--simulate", "3"])
+    assert ran.exit_code == 2 and "secret seed" in " ".join(ran.output.split()), ran.output
