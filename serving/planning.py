@@ -49,7 +49,7 @@ from features.contract import JUDGEMENTS, score_column
 from features.errors import InputError
 from serving.design import Design
 from serving.ratings import BANDS, STANDARDS, band, psd_root
-from serving.sampling import MAX_SIZE, SampleRequest, design_for
+from serving.sampling import MAX_SIZE, SampleRequest, aligned_design
 from serving.variance import CERTAIN
 
 TARGET = 0.9
@@ -283,7 +283,7 @@ def rating_accuracy(
     def evaluate(size: int) -> np.ndarray | None:
         try:
             sized = SampleRequest.model_validate({**fields, "size": size})
-            return odds.p_right(design_for(frame, scores, sized), request.method)
+            return odds.p_right(aligned_design(frame, scores, sized), request.method)
         except (InputError, ValidationError):
             return None
 

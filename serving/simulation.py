@@ -31,7 +31,13 @@ import pandas as pd
 from features.contract import RISK_SCORE
 from serving.design import Design
 from serving.planning import rating_accuracy, share_covariance, sufficient_matrix
-from serving.sampling import SampleRequest, aligned_scores, check_method, check_seed, design_for
+from serving.sampling import (
+    SampleRequest,
+    aligned_design,
+    aligned_scores,
+    check_method,
+    check_seed,
+)
 from serving.selection import select, worst_margin
 from serving.shares import Z95
 from serving.summary import expected_yield, kish_deff
@@ -170,9 +176,9 @@ def simulate(
         applies = applies.reset_index(drop=True)
     aligned = aligned_scores(frame, scores)
     risk = aligned[RISK_SCORE].to_numpy(dtype=float)
-    design = design_for(frame, scores, request)
+    design = aligned_design(frame, aligned, request)
     check_method(design, request)
-    equal = design_for(frame, scores, request.model_copy(update={"risk_weight": 0.0}))
+    equal = aligned_design(frame, aligned, request.model_copy(update={"risk_weight": 0.0}))
     built = {0.0: equal, request.risk_weight: design}
     base = expected_yield(equal.pi, risk)
     frontier = []
@@ -180,8 +186,8 @@ def simulate(
     for weight in weights:
         if time.perf_counter() - started > budget_seconds:
             break
-        point = built.get(weight) or design_for(
-            frame, scores, request.model_copy(update={"risk_weight": weight})
+        point = built.get(weight) or aligned_design(
+            frame, aligned, request.model_copy(update={"risk_weight": weight})
         )
         widths = half_widths(point.pi, aligned, applies)
         frontier.append(
