@@ -17,7 +17,7 @@ from features.errors import InputError
 from features.readers import read_table
 from features.settings import get_settings
 from features.synthetic.generator import judge_synthetic
-from features.validation import load_table
+from features.validation import validate_table
 from serving.judged_file import write_judged
 
 
@@ -40,7 +40,7 @@ def generate_judgements_command(
     """
     seed = get_settings().seed if seed is None else seed
     raw = read_table(sample)
-    typed = load_table(sample, kind="frame")
+    typed = validate_table(raw, "frame", str(sample))  # the file is read once
     if len(raw) != len(typed):
         raise InputError("the sample has rows that are not cases", source=str(sample))
     judged = judge_synthetic(typed, seed, not_inspected)

@@ -60,7 +60,8 @@ def test_fitted_applicability_matches_the_truth(world) -> None:
     frame = world.frame
     mean_fit = applicability(table, frame).mean()
     mean_true = pd.DataFrame(solve_truth().p_applies(frame), columns=list(JUDGEMENTS)).mean()
-    assert (mean_fit - mean_true).abs().max() < 0.01
+    se = np.sqrt(mean_true * (1 - mean_true) / len(cases))  # a share of the inspected cases
+    assert ((mean_fit - mean_true).abs() <= 4 * se).all(), (mean_fit - mean_true) / se
     assert mean_true["review_safety"] < 0.85  # the judgements the planner got wrong without it
 
 

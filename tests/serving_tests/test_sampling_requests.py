@@ -128,8 +128,11 @@ def test_hard_minimums_hold_in_every_draw(local, method, soft) -> None:
     very_high = (frame["rosh_level"] == "very_high").to_numpy()
     rng = np.random.default_rng(7)
     counts = np.array([very_high[select_reported(design, method, rng)[0]].sum() for _ in range(80)])
-    if soft:  # an expected count of 3 only: some draws fall short
-        assert counts.min() < 3 and counts.mean() == pytest.approx(3.0, abs=0.25)
+    if soft:  # an expected count (Σπ) of at least 3 only: some draws fall short
+        expected = design.pi[very_high].sum()
+        mc_se = counts.std(ddof=1) / np.sqrt(len(counts))
+        assert expected >= 3 - 1e-9 and counts.min() < 3
+        assert abs(counts.mean() - expected) <= 4 * mc_se, (counts.mean(), expected, mc_se)
     else:
         assert counts.min() >= 3
 
