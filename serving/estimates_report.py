@@ -20,6 +20,7 @@ import pandas as pd
 from features.contract import JUDGEMENTS, NOT_INSPECTED
 from serving.estimation import MIN_PUBLISHABLE, estimate, national_tables, rate
 from serving.intervals import CI_METHOD
+from serving.pooling import prepare
 from serving.ratings import BANDS, MIN_RATED
 from training.reporting.report import Section
 from training.reporting.report_plots import png
@@ -42,11 +43,12 @@ def judged_section(
     samples: Sequence[pd.DataFrame], sources: Sequence[str], seed: int = 0
 ) -> Section:
     """The "Judged samples" section for the report, from judged samples named by ``sources``."""
-    shares = estimate(list(samples))
-    tables = national_tables(list(samples), sources=sources)
-    ratings = [rate(list(samples), seed=seed)]
+    design = prepare(list(samples), sources=sources)  # one pooled design for every table
+    shares = estimate(design)
+    tables = national_tables(design)
+    ratings = [rate(design, seed=seed)]
     if all("provider_type" in sample.columns for sample in samples):
-        ratings.append(rate(list(samples), by="provider_type", seed=seed))
+        ratings.append(rate(design, by="provider_type", seed=seed))
     rated = pd.concat(ratings, ignore_index=True).dropna(subset=["rating"])
     parts = [
         _introduction(samples, sources),

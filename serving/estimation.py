@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from serving.national import national_tables
-from serving.pooling import prepare
+from serving.pooling import JudgedDesign, designed
 from serving.ratings import rate
 from serving.shares import (
     ESTIMATE_COLUMNS,
@@ -52,12 +52,12 @@ __all__ = [
 
 
 def estimate(
-    judged_sample: pd.DataFrame | Sequence[pd.DataFrame], by: str | None = None
+    judged_sample: JudgedDesign | pd.DataFrame | Sequence[pd.DataFrame], by: str | None = None
 ) -> pd.DataFrame:
     """Share sufficient per judgement, overall (group 'all') or per value of ``by``.
 
     A list of judged samples is pooled (each inspection's strata kept apart).
     """
-    design = prepare(judged_sample, by)
+    design = designed(judged_sample, by)
     values = None if by is None else design.sample[by]
     return table(design, groups_of(values, len(design.pi)), design.judgements)

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from serving.estimation import estimate, rate
+from serving.pooling import prepare
 from serving.sampling import SampleRequest, draw_sample
 from serving.workflow import Options, draw
 
@@ -126,7 +127,8 @@ def estimates_and_ratings(
     judged: pd.DataFrame, by: str | None, ratings: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The ``/estimate`` job: the estimates and, when asked for, the ratings."""
-    return estimate(judged, by=by), rate(judged, by=by) if ratings else None
+    design = prepare(judged, by)
+    return estimate(design, by=by), rate(design, by=by) if ratings else None
 
 
 def sample_answer(

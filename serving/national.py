@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from features.contract import JUDGEMENTS, ROSH_LEVELS
-from serving.pooling import prepare
+from serving.pooling import JudgedDesign, designed
 from serving.shares import groups_of, table
 
 SAFETY: tuple[str, ...] = tuple(j for j in JUDGEMENTS if j.endswith("_safety"))
@@ -29,11 +29,11 @@ def inspection_year(dates: pd.Series) -> pd.Series:
 
 
 def national_tables(
-    judged_samples: pd.DataFrame | Sequence[pd.DataFrame],
+    judged_samples: JudgedDesign | pd.DataFrame | Sequence[pd.DataFrame],
     sources: Sequence[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """{"table 2": …, "table 3": …} for the pooled judged samples."""
-    design = prepare(judged_samples, sources=sources)
+    design = designed(judged_samples, sources=sources)
     for column in TABLE_COLUMNS:
         if column not in design.sample.columns:
             return {}

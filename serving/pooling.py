@@ -118,19 +118,40 @@ def linearised(sample: pd.DataFrame, judgements: list[str], pi: np.ndarray) -> n
     return weight * (sufficient - share) / total
 
 
+def check_by(sample: pd.DataFrame, by: str | None, source: str) -> None:
+    """``by`` names a column of scalar values (the domains of an estimate)."""
+    if by is None:
+        return
+    if by not in sample.columns:
+        raise InputError(f"the judged sample lacks columns {by}", source=source)
+    if sample[by].map(lambda v: isinstance(v, list | dict | set | tuple)).any():
+        raise InputError("cannot group by a column of lists or mappings", source=source, column=by)
+
+
+def designed(
+    judged: JudgedDesign | pd.DataFrame | Sequence[pd.DataFrame],
+    by: str | None = None,
+    sources: Sequence[str] | None = None,
+) -> JudgedDesign:
+    """A design already prepared (so estimates, ratings and tables of the same samples share
+    one), ``by`` checked against its cases; otherwise ``prepare``'s."""
+    if isinstance(judged, JudgedDesign):
+        check_by(judged.sample, by, "sample")
+        return judged
+    return prepare(judged, by, sources)
+
+
 def check(sample: pd.DataFrame, by: str | None, judgements: list[str], source: str) -> None:
     """Columns, π, judgement values, whole-case non-response and unique case ids of one sample."""
-    required = [INCLUSION_PROBABILITY, "stratum"] + ([by] if by else [])
-    missing = [c for c in required if c not in sample.columns]
+    missing = [c for c in (INCLUSION_PROBABILITY, "stratum") if c not in sample.columns]
     if missing:
         raise InputError(f"the judged sample lacks columns {', '.join(missing)}", source=source)
+    check_by(sample, by, source)
     pi = pd.to_numeric(sample[INCLUSION_PROBABILITY], errors="coerce")
     valid = (pi > 0) & (pi <= 1 + ROUNDING)
     _refuse(
         ~valid.to_numpy(dtype=bool), "must be a number in (0, 1]", source, INCLUSION_PROBABILITY
     )
-    if by and sample[by].map(lambda v: isinstance(v, list | dict | set | tuple)).any():
-        raise InputError("cannot group by a column of lists or mappings", source=source, column=by)
     values = sample[judgements].astype(str).to_numpy()
     for j, judgement in enumerate(judgements):
         wrong = ~np.isin(values[:, j], ALLOWED)

@@ -33,7 +33,7 @@ from scipy.special import expit, logit
 
 from features.contract import AIMS, JUDGEMENTS, STAGES
 from serving.intervals import domain_df
-from serving.pooling import JudgedDesign, prepare
+from serving.pooling import JudgedDesign, designed
 from serving.shares import groups_of, outcomes
 
 BANDS: tuple[str, ...] = ("Outstanding", "Good", "Requires improvement", "Inadequate")
@@ -121,14 +121,14 @@ def draw_shares(
 
 
 def rate(
-    judged_sample: pd.DataFrame | Sequence[pd.DataFrame],
+    judged_sample: JudgedDesign | pd.DataFrame | Sequence[pd.DataFrame],
     by: str | None = None,
     *,
     seed: int = 0,
     draws: int = DRAWS,
 ) -> pd.DataFrame:
     """Each standard's rating from the point estimates and P(each band), per group."""
-    design = prepare(judged_sample, by)
+    design = designed(judged_sample, by)
     values = None if by is None else design.sample[by]
     index = {j: design.judgements.index(j) for j in JUDGEMENTS if j in design.judgements}
     rows = []

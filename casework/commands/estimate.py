@@ -15,6 +15,7 @@ from features.readers import write_table
 from features.validation import load_judged
 from serving.estimation import MIN_PUBLISHABLE, estimate, national_tables, rate
 from serving.intervals import CI_METHOD
+from serving.pooling import prepare
 
 
 @command("estimate")
@@ -59,15 +60,15 @@ def estimate_command(
             f"{missing} drawn case(s) not inspected: their strata's inspected cases carry their "
             "weight (README, cases not inspected)"
         )
-    sources = [str(path) for path in files]
-    shares = estimate(judged, by=by)
+    design = prepare(judged, by, sources=[str(path) for path in files])  # once for every table
+    shares = estimate(design, by=by)
     _print_shares(shares, "Share sufficient (design-weighted)")
     parts = [shares.assign(table="estimates")]
     if tables or len(files) > 1:
-        for name, part in national_tables(judged, sources=sources).items():
+        for name, part in national_tables(design).items():
             _print_shares(part, f"{name.capitalize()} layout: keeping people safe")
             parts.append(part.assign(table=name))
-    rated = rate(judged, by=by, seed=seed) if ratings else None
+    rated = rate(design, by=by, seed=seed) if ratings else None
     if rated is not None:
         _print_ratings(rated)
     if out is not None:
