@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import date
 from itertools import product
 
+import numpy as np
+
 STAGES: tuple[str, ...] = ("assessment", "planning", "delivery", "review")
 AIMS: tuple[str, ...] = ("engagement", "desistance", "safety")
 JUDGEMENTS: tuple[str, ...] = tuple(f"{stage}_{aim}" for stage, aim in product(STAGES, AIMS))
@@ -114,6 +116,15 @@ RISK_SCORE = "risk_score"
 def score_column(judgement: str) -> str:
     """Name of the scored probability that ``judgement`` is insufficient (CONTRACT.md §3)."""
     return f"p_insufficient__{judgement}"
+
+
+def has_verdict(values: np.ndarray) -> np.ndarray:
+    """Where a judgement column holds a verdict: sufficient or insufficient.
+
+    ``not_applicable``, ``not_inspected`` (a drawn case that could not be examined) and empty
+    cells carry no label, so training, metrics, gates and reports all leave them out.
+    """
+    return np.isin(np.asarray(values).astype(str), (SUFFICIENT, INSUFFICIENT))
 
 
 def truth_column(judgement: str) -> str:

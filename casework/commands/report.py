@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from casework.app import command, console, step_bar
-from casework.commands.explain import champion
+from casework.bundles import champion
 from features.readers import write_text
 from features.settings import get_settings
 from features.validation import load_judged, load_table

@@ -60,7 +60,11 @@ def retrain_command(
         raise InputError("pass exactly one of --new FILE, --accept BATCH, --drop BATCH, --status")
     try:
         if show_status:
-            console.print(_ledger_table(ledger_table(settings)))
+            console.print(
+                frame_table(
+                    ledger_table(settings), "Training store batches", whole=("batch", "status")
+                )
+            )
             return
         if drop_batch is not None:
             console.print(drop(drop_batch, settings))
@@ -132,14 +136,4 @@ def _gate_table(gates: pd.DataFrame) -> Table:
                 else f"{r.delta:+.4f} [{r.low:+.4f}, {r.high:+.4f}]" + (" ✗" if r.blocks else "")
             )
         table.add_row(*row)
-    return table
-
-
-def _ledger_table(ledger: pd.DataFrame) -> Table:
-    """The ledger with whole batch ids (they are what --accept and --drop take)."""
-    table = Table(title="Training store batches")
-    for column in ledger.columns:
-        table.add_column(column, no_wrap=column in ("batch", "status"), overflow="fold")
-    for row in ledger.itertuples(index=False):
-        table.add_row(*(str(v) for v in row))
     return table

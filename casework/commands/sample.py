@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from casework.app import command, console, step_bar
-from casework.commands.explain import scoring_bundle
+from casework.bundles import scoring_bundle
 from casework.engines import (
     SIMULATION_SECONDS,
     ConfOption,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from casework.app import command, console
-from casework.commands.explain import scoring_bundle
+from casework.bundles import scoring_bundle
 from casework.engines import ConfOption, Engine, EngineOption, MasterOption, draw_engine
 from casework.tables import frame_table
 from features.errors import InputError

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from casework.app import command, console, errors, progress_bar, step_bar
-from casework.commands.explain import champion
+from casework.bundles import champion
 from casework.commands.spark_score import score_on_spark
 from casework.engines import ConfOption, Engine, EngineOption, MasterOption
 from casework.tables import frame_table

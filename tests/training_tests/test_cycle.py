@@ -108,8 +108,9 @@ def test_three_years_of_the_cycle_close_on_their_own_output(workspace: Path) -> 
     # at least as good as the first (paired, officer-clustered standard error).
     fresh, found = world.frame(3_000, at=2.5, prefix="H")
     found = pd.DataFrame(found)
+    final = load_model(get_settings())
     old = _pooled_log_loss(first, fresh, found)
-    new = _pooled_log_loss(load_model(get_settings()), fresh, found)
+    new = _pooled_log_loss(final, fresh, found)
     by_officer = (
         pd.DataFrame({"diff": new["loss"] - old["loss"], "n": old["n"], "officer": old["officer"]})
         .groupby("officer")[["diff", "n"]]
@@ -121,7 +122,6 @@ def test_three_years_of_the_cycle_close_on_their_own_output(workspace: Path) -> 
     print(f"decisions {decisions}; pooled log loss new - old {delta:+.4f} (SE {se:.4f})")
     assert delta < 3 * se + 1e-12
     # AUC, paired by officer bootstrap: no judgement worse beyond the gates' margin on evidence
-    final = load_model(get_settings())
     paired = gate_table(first, final, {"fresh": pd.concat([fresh, found], axis=1)})
     auc = paired[paired["check"].str.startswith("AUC")]
     print(auc[["check", "delta", "low", "high"]].round(4).to_string())

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from training.lifecycle.gates import POOLED, _weighted_auc, decide, gate_table
+from training.bootstrap_metrics import weighted_auc
+from training.lifecycle.gates import POOLED, decide, gate_table
 
 
 def test_weighted_auc_equals_sklearn_for_every_replicate() -> None:
@@ -16,7 +17,7 @@ def test_weighted_auc_equals_sklearn_for_every_replicate() -> None:
     p = np.round(rng.random(400), 2)  # ties
     W = rng.random((6, 400)) * rng.integers(0, 3, (6, 400))
     expected = [roc_auc_score(y, p, sample_weight=w) for w in W]
-    np.testing.assert_allclose(_weighted_auc(y, p, W), expected, rtol=1e-12)
+    np.testing.assert_allclose(weighted_auc(y, p, W), expected, rtol=1e-12)
 
 
 def test_the_champion_against_itself_blocks_nothing_and_promotes(small_data, small_model):

@@ -17,12 +17,11 @@ import html
 import numpy as np
 import pandas as pd
 
-from features.contract import INSUFFICIENT, JUDGEMENTS, RISK_SCORE
+from features.contract import INSUFFICIENT, JUDGEMENTS, RISK_SCORE, has_verdict
 from features.pipeline import CaseFeatures
 from training.bundle import CaseworkModel
 from training.reporting.report_plots import svg_bars
 from training.trainer import design_weights
-from training.trainer import judged as has_verdict
 
 PSI_FLAG = 0.2
 SHIFT_FLAG = 0.1

@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from features.contract import INSUFFICIENT, JUDGEMENTS, RISK_SCORE, score_column
-from training.bootstrap_metrics import officer_counts
+from features.contract import INSUFFICIENT, JUDGEMENTS, RISK_SCORE, has_verdict, score_column
+from training.bootstrap_metrics import officer_counts, weighted_auc
 from training.bundle import CaseworkModel
-from training.trainer import design_weights, judged
+from training.trainer import design_weights
 
 AUC_MARGIN = 0.01
 LOG_LOSS_MARGIN = 0.005
@@ -97,7 +97,7 @@ def gate_table(
             p = [s[score_column(judgement)].to_numpy()[rows_of] for s in scored]
             loss = [_log_loss(y, q) for q in p]
             pooled += [W @ loss[0], W @ loss[1], W.sum(axis=1)]
-            family.append((f"AUC {judgement}", len(y), [_weighted_auc(y, q, W) for q in p]))
+            family.append((f"AUC {judgement}", len(y), [weighted_auc(y, q, W) for q in p]))
             family.append(
                 (f"log loss {judgement}", len(y), [(W @ x) / W.sum(axis=1) for x in loss])
             )
@@ -143,7 +143,7 @@ def label_agreement(
                 rows_of, y = labelled
                 W = counts[:, officers[rows_of]] * w[rows_of]
                 p = scores[score_column(judgement)].to_numpy()[rows_of]
-                aucs.append(_weighted_auc(y, p, W))
+                aucs.append(weighted_auc(y, p, W))
         figures.append(np.nanmean(aucs, axis=0) if aucs else np.full(1 + rounds, np.nan))
     row = _row("new cases", "label agreement (champion AUC)", len(batch), figures, norm.ppf(0.975))
     return row
@@ -168,22 +168,6 @@ def decide(table: pd.DataFrame) -> tuple[bool, str]:
     )
 
 
-def disparity_ratios(
-    cases: pd.DataFrame, scores: pd.DataFrame, weight: np.ndarray | None
-) -> dict[str, float]:
-    """Per protected characteristic: lowest over highest group rate of being among the riskiest.
-
-    The riskiest 20% by risk score, groups of at least 50 cases; 1 means every group is
-    selected alike.
-    """
-    w = np.ones((1, len(cases))) if weight is None else np.asarray(weight, dtype=float)[None, :]
-    risk = scores[RISK_SCORE].to_numpy()
-    return {
-        name: float(_disparity(risk, labels, w)[0])
-        for name, labels in _groups(cases.reset_index(drop=True)).items()
-    }
-
-
 def _groups(cases: pd.DataFrame) -> dict[str, np.ndarray]:
     return {
         "gender": cases["gender"].astype(str).to_numpy(),
@@ -204,7 +188,7 @@ def _resampling(cases: pd.DataFrame, rounds: int) -> tuple[np.ndarray, np.ndarra
 def _labelled(cases: pd.DataFrame, judgement: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Positions of the judged cases and their labels, or None without both outcomes."""
     values = cases[judgement].astype(str).to_numpy()
-    rows_of = np.flatnonzero(judged(values))
+    rows_of = np.flatnonzero(has_verdict(values))
     y = (values[rows_of] == INSUFFICIENT).astype(float)
     return (rows_of, y) if len(np.unique(y)) == 2 else None
 
@@ -216,23 +200,6 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     """
     p = np.clip(p, CLIP, 1 - CLIP)
     return -(y * np.log(p) + (1 - y) * np.log(1 - p))
-
-
-def _weighted_auc(y: np.ndarray, p: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Weighted ROC AUC (ties count half) for each row of weights ``W``, in one pass.
-
-    Equal to ``sklearn.metrics.roc_auc_score(y, p, sample_weight=W[b])`` for every row b
-    (tested); sklearn would need one call per bootstrap replicate.
-    """
-    order = np.argsort(p, kind="stable")
-    _, starts = np.unique(p[order], return_index=True)
-    Wo, yo = W[:, order], y[order]
-    positive = np.add.reduceat(Wo * yo, starts, axis=1)
-    negative = np.add.reduceat(Wo * (1 - yo), starts, axis=1)
-    below = np.cumsum(negative, axis=1) - negative
-    pairs = positive.sum(axis=1) * negative.sum(axis=1)
-    area = (positive * (below + 0.5 * negative)).sum(axis=1)
-    return np.divide(area, pairs, out=np.full(len(W), np.nan), where=pairs > 0)
 
 
 def _disparity(risk: np.ndarray, labels: np.ndarray, W: np.ndarray) -> np.ndarray:

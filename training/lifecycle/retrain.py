@@ -131,7 +131,8 @@ def _retrain_batch(
         )
     champion = load_model(settings)
     on_step("drift")
-    drift = drift_report(store.cases(), batch, champion)
+    active = store.cases()
+    drift = drift_report(active, batch, champion)
     report = Path(settings.reports_dir) / f"drift-{bid}.html"
     if dry_run:
         return RetrainOutcome(
@@ -156,7 +157,9 @@ def _retrain_batch(
             )
     else:
         say(f"retrying batch {bid} ({status})")
-    return _challenge(bid, source, store, settings, champion, say, on_step, drift, page)
+    return _challenge(
+        bid, source, store, settings, champion, say, on_step, drift, page, active=active
+    )
 
 
 def _challenge(
@@ -170,16 +173,19 @@ def _challenge(
     drift: pd.DataFrame | None = None,
     drift_page: str | None = None,
     admitted: bool = False,
+    active: pd.DataFrame | None = None,
 ) -> RetrainOutcome:
     """Train a challenger on the training set plus batch ``bid``, gate it, promote or hold.
 
+    ``active`` is the training set if the caller has already read it (the store is read once).
     Whatever goes wrong in here (too little data, a crash) marks the batch ``failed`` with the
     error in the ledger before the error goes on, so no batch is left pending.
     """
     try:
         reference = store.reference()
         new_cases = store.batch_cases(bid)
-        data = pd.concat([store.cases((ACTIVE,)), new_cases, reference], ignore_index=True)
+        active = store.cases((ACTIVE,)) if active is None else active
+        data = pd.concat([active, new_cases, reference], ignore_index=True)
         data = data.drop_duplicates("case_id", ignore_index=True)
         say(f"training a challenger on {len(data) - len(reference):,} cases")
         on_step("training")

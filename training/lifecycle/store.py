@@ -122,25 +122,21 @@ class TrainingStore:
             path.unlink()
         return orphans
 
-    def cases(self, statuses: tuple[str, ...] = (ACTIVE,)) -> pd.DataFrame:
+    def cases(
+        self, statuses: tuple[str, ...] = (ACTIVE,), columns: list[str] | None = None
+    ) -> pd.DataFrame:
         """Stored cases of batches with the given statuses (default: the training set)."""
         wanted = {b for b, e in self.ledger().items() if e["status"] in statuses}
-        files = [p for p in self._files() if p.stem in wanted]
-        if not files:
-            return pd.DataFrame()
-        return pd.concat([pd.read_parquet(p) for p in sorted(files)], ignore_index=True)
+        return _read([p for p in self._files() if p.stem in wanted], columns)
 
     def batch_cases(self, batch: str) -> pd.DataFrame:
         """The stored cases of one batch."""
-        files = [p for p in self._files() if p.stem == batch]
-        if not files:
-            return pd.DataFrame()
-        return pd.concat([pd.read_parquet(p) for p in sorted(files)], ignore_index=True)
+        return _read([p for p in self._files() if p.stem == batch])
 
     def case_ids(self, include_held: bool = False) -> pd.Series:
         """Every stored case id (of active, pending and failed batches, held ones if asked)."""
         statuses = (ACTIVE, PENDING, FAILED) + ((HELD,) if include_held else ())
-        stored = self.cases(statuses)
+        stored = self.cases(statuses, columns=["case_id"])
         return stored["case_id"] if len(stored) else pd.Series(dtype=str)
 
     def reference(self) -> pd.DataFrame:
@@ -156,6 +152,15 @@ class TrainingStore:
         months = pd.to_datetime(cases["inspection_date"]).dt.strftime("%Y-%m")
         for month, rows in cases.groupby(months.to_numpy()):
             write_table(rows, self.cases_dir / f"inspection_month={month}" / f"{batch}.parquet")
+
+
+def _read(files: list[Path], columns: list[str] | None = None) -> pd.DataFrame:
+    """The files' rows in file order (only ``columns`` if given); empty without files."""
+    if not files:
+        return pd.DataFrame()
+    return pd.concat(
+        [pd.read_parquet(p, columns=columns) for p in sorted(files)], ignore_index=True
+    )
 
 
 def _entry(rows: int, status: str, source: str) -> dict[str, object]:

@@ -38,10 +38,9 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import precision_score
 
-from features.contract import INSUFFICIENT, JUDGEMENTS, RISK_SCORE, score_column
+from features.contract import INSUFFICIENT, JUDGEMENTS, RISK_SCORE, has_verdict, score_column
 from training.lifecycle.gates import AGE_BANDS, MIN_GROUP, TOP_SHARE
 from training.trainer import design_weights
-from training.trainer import judged as has_verdict
 
 FLAG_BELOW = 0.8
 INTERSECTION = "gender × ethnicity"

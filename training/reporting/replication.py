@@ -25,10 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import INSUFFICIENT, JUDGEMENTS
+from features.contract import INSUFFICIENT, JUDGEMENTS, has_verdict
 from training.reporting.explain import Contributions
 from training.trainer import design_weights
-from training.trainer import judged as has_verdict
 
 N_BOOT = 200
 SAFETY = tuple(j for j in JUDGEMENTS if j.endswith("_safety"))

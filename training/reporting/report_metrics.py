@@ -8,7 +8,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from features.contract import INSUFFICIENT, JUDGEMENTS, score_column
+from features.contract import INSUFFICIENT, JUDGEMENTS, has_verdict, score_column
 from features.settings import Settings
 from training.bootstrap_metrics import METRICS as RANKING_METRICS
 from training.bootstrap_metrics import metrics_with_intervals
@@ -17,7 +17,6 @@ from training.metrics import reliability_curve
 from training.reporting.explain import judgement_phrase
 from training.reporting.report_tables import interval
 from training.trainer import design_weights
-from training.trainer import judged as has_verdict
 
 METRIC_NAMES = {
     "auc": "AUC",

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.contract import INSUFFICIENT, JUDGEMENTS
+from features.contract import INSUFFICIENT, JUDGEMENTS, has_verdict
 from training.bundle import CaseworkModel
 from training.lifecycle.registry import MODEL_NAME
 from training.reporting.truth_lab import TruthLab
-from training.trainer import judged as has_verdict
 
 
 def summary_table(cases: pd.DataFrame, held_out: pd.DataFrame) -> pd.DataFrame:
