@@ -27,11 +27,17 @@ MAX_NAME = 255
 """Longest frame file name (the usual file-system limit)."""
 
 
+def columns_of(records: list[FrameRecord]) -> pd.DataFrame:
+    """The records as a frame, built column by column (a third faster than one dict per
+    record)."""
+    return pd.DataFrame(
+        {name: [getattr(r, name) for r in records] for name in FrameRecord.model_fields}
+    )
+
+
 def typed(records: list[FrameRecord]) -> pd.DataFrame:
-    """Typed frame of records pydantic has checked row by row (a batch may repeat a case id);
-    built column by column, a third faster than from one dict per record."""
-    columns = {name: [getattr(r, name) for r in records] for name in FrameRecord.model_fields}
-    return pd.DataFrame(columns).astype(FRAME_DTYPES)
+    """Typed frame of records pydantic has checked row by row (a batch may repeat a case id)."""
+    return columns_of(records).astype(FRAME_DTYPES)
 
 
 def predictions(model: CaseworkModel, records: list[FrameRecord]) -> list[Prediction]:
@@ -91,8 +97,7 @@ class Frames:
         if cases is not None:
             if (refused := too_many(len(cases), self.max_rows)) is not None:
                 raise Refused(refused)
-            rows = pd.DataFrame([r.model_dump() for r in cases])
-            population = validate_table(rows, "frame", "request")
+            population = validate_table(columns_of(cases), "frame", "request")
             return population, model.predict(population)
         return self._file(frame, model)
 
