@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from casework.commands.explain import scoring_bundle
+from casework.bundles import scoring_bundle
 from features.contract import JUDGEMENTS
 from features.errors import InputError
 from features.settings import get_settings
