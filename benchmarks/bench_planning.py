@@ -1,13 +1,20 @@
 """Rating-aware planning against real draws: the planner's P(right rating) per standard beside
-the share of real samples whose Hájek shares give the frame's true rating.
+the share of real samples whose Hájek shares give the frame's true rating (its realised shares
+among applicable cases), n = 120, default request. Two planners:
 
-Frame: 5,000 window cases (seed 23, not the frame the residual correlation was measured on),
-n = 120, default request. The truth is the frame's realised shares (applicable cases only); the
-planner is given the true scores shifted so that their means over the applicable cases equal
-those shares, and which cases each judgement applies to, so the comparison tests its variance
-model rather than the gap between P(insufficient) over all cases and the share among applicable
-ones. Also times the size search on its own.
-``python -m benchmarks.bench_planning`` (~2 min; results/planning.json).
+- **told the frame's shares**: the true scores shifted so that their means over the applicable
+  cases equal the realised shares, and which cases each judgement applies to; only the sample is
+  drawn. This tests the variance model, frame by frame: 5,000-case frames (seeds 23 and 79, not
+  the frame the planner's correlations were measured on), 1,000 draws per method.
+- **predicted** (as ``casework sample --simulate`` plans): the true scores themselves and the
+  truth's chances of applying; the frame's actual shares are drawn around the predicted ones.
+  A frame's actual share lies off its predicted one by a standard error of its own, so this
+  statement is calibrated over frames, not per frame: 60 frames of 3,000 cases (seeds 500–559),
+  400 systematic draws each, stated P(right) binned (reliability).
+
+Also times the size search on its own. ``python -m benchmarks.bench_planning`` (~10 min;
+results/planning.json); ``PLANNING_SEEDS``, ``PLANNING_CASES``, ``PLANNING_DRAWS`` and
+``PLANNING_FRAMES`` (how many calibration frames) scale it down.
 """
 
 from __future__ import annotations
@@ -15,43 +22,84 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+import pandas as pd
+
 from benchmarks.common import Row, report
 from features.synthetic.generator import generate
 from features.synthetic.truth import true_scores
 from serving.planning import rating_accuracy
 from serving.sampling import SampleRequest, aligned_scores, design_for
-from tests.studies.planning import TRUE_APPLIES, planner_against_draws
+from tests.studies.planning import PREDICTED, TRUE_APPLIES, planner_against_draws
 
 DRAWS = {"systematic": 1_000, "balanced": 1_000}
-SEED = 23
-APPLIES = os.environ.get("PLANNING_APPLIES", "1") == "1"
-"""Give the planner the frame's realised applicability (``PLANNING_APPLIES=0``: assume every
-judgement applies, as ``casework sample --simulate`` does without it)."""
+SEEDS = "23,79"
+CASES = 5_000
+CALIBRATION_SEED = 500
+CALIBRATION_FRAMES = 60
+CALIBRATION_CASES = 3_000
+CALIBRATION_DRAWS = {"systematic": 400}
+BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+"""Reliability bins of the predicted P(right) (few statements fall below 0.5)."""
+
+
+def against_draws(
+    seeds: list[int], cases: int, draws: dict[str, int], variant: object
+) -> pd.DataFrame:
+    """``planner_against_draws`` on each seed's generated frame (a ``frame`` column added)."""
+    found = []
+    for seed in seeds:
+        data = generate(100, cases, seed=seed, with_truth=True)
+        frame = data.frame.reset_index(drop=True)
+        scores = aligned_scores(frame, true_scores(frame))
+        judged = data.frame_judgements
+        part = planner_against_draws(frame, judged, scores, draws, seed, {"stated": variant})
+        found.append(part.assign(frame=seed))
+    return pd.concat(found, ignore_index=True)
 
 
 def run() -> list[Row]:
-    """Stated P(right) vs the accuracy of real draws, per method and standard; search time."""
+    """Stated P(right) vs the accuracy of real draws: per frame, method and standard when told
+    the frame's shares; binned over frames as planned; search time."""
     counts = {m: int(os.environ.get("PLANNING_DRAWS", n)) for m, n in DRAWS.items()}
-    data = generate(100, 5_000, seed=SEED, with_truth=True)
-    frame = data.frame.reset_index(drop=True)
-    scores = aligned_scores(frame, true_scores(frame))
-    variants = {"stated": TRUE_APPLIES if APPLIES else None}
-    found = planner_against_draws(frame, data.frame_judgements, scores, counts, SEED, variants)
+    seeds = [int(s) for s in os.environ.get("PLANNING_SEEDS", SEEDS).split(",")]
+    cases = int(os.environ.get("PLANNING_CASES", CASES))
+    told = against_draws(seeds, cases, counts, TRUE_APPLIES)
     rows = [
         Row(
-            f"P(right rating) {r.standard}, {r.method}",
+            f"P(right rating) {r.standard}, {r.method}, frame {r.frame}, told its shares",
             r.stated,
             r.realised,
             f"share right in {counts[r.method]} draws (±{r.se:.3f})",
             "probability",
             "within 0.03 (+2 SE)",
         )
-        for r in found.itertuples()
+        for r in told.itertuples()
     ]
+    frames = int(os.environ.get("PLANNING_FRAMES", CALIBRATION_FRAMES))
+    calibration = range(CALIBRATION_SEED, CALIBRATION_SEED + frames)
+    planned = against_draws(list(calibration), CALIBRATION_CASES, CALIBRATION_DRAWS, PREDICTED)
+    for interval, cells in planned.groupby(pd.cut(planned["stated"], BINS), observed=True):
+        gap = cells["realised"] - cells["stated"]
+        se = float(gap.std(ddof=1) / np.sqrt(len(cells))) if len(cells) > 1 else float("nan")
+        rows.append(
+            Row(
+                f"P(right rating) stated in {interval}, predicted: {len(cells)} standard × frame "
+                f"cells of {frames} frames",
+                float(cells["stated"].mean()),
+                float(cells["realised"].mean()),
+                f"mean share right (gap ±{se:.3f})",
+                "probability",
+                "within 0.03 (+2 SE)",
+            )
+        )
+    data = generate(100, cases, seed=seeds[0], with_truth=True)
+    frame = data.frame.reset_index(drop=True)
+    scores = aligned_scores(frame, true_scores(frame))
     request = SampleRequest(size=120)
     design = design_for(frame, scores, request)
     started = time.perf_counter()
-    rating_accuracy(frame, scores, request, design, SEED, budget_seconds=60.0)
+    rating_accuracy(frame, scores, request, design, seeds[0], budget_seconds=60.0)
     rows.append(Row("size search for 90%", time.perf_counter() - started, None, "", "s", "< 1 s"))
     return rows
 

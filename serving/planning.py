@@ -1,7 +1,7 @@
 """Rating-aware planning: how likely a sample of a given size is to rate each standard right.
 
-For planning, the truth is the frame's **model-predicted** shares: Q_j, the mean over the frame's
-cases of q_j = 1 − p_insufficient__j. A standard's true rating is the band of its lowest key
+For planning, the frame's shares are **model-predicted**: Q_j, the mean over the frame's cases of
+q_j = 1 − p_insufficient__j. A standard's predicted rating is the band of its lowest key
 question's Q (``serving.ratings``: standards, bands and thresholds).
 
 The 12 estimated shares are jointly normal on the logit scale around logit(Q) with the design's
@@ -10,29 +10,45 @@ analytic covariance (delta method), the same expression as the half-widths of
 
     Σ_jk = Σ_i (1 − π_i)/π_i · [ρ_jk·s_ij·s_ik + (q_ij − Q_j)(q_ik − Q_k)] / N²,  s = √(q(1 − q)).
 
-The second term is the spread of the scores between cases; ρ_jk (ρ_jj = 1) is the correlation of
-one case's two outcomes beyond what its scores predict, which the model cannot know. It is assumed
-to be ``RESIDUAL_CORRELATION`` for every pair: measured 0.10–0.20 (mean 0.15) between the
-realised judgements' residuals on the generator's window frame, where a case's latent effect and
-its officer's are shared by its 12 judgements. The planner uses the design's fixed-size form:
-the spread term is taken after the regression on what every sample reproduces (strata, and the
-balancing categories of balanced samples; ``auxiliaries``), as the estimator's variance is.
+The second term is the spread of the scores between cases; ρ_jk (ρ_jj = 1) is the correlation of one
+case's two outcomes beyond what its scores predict, which the model cannot know. It is assumed to be
+``RESIDUAL_CORRELATION`` for every pair: measured 0.10–0.20 (mean 0.15) between the realised
+judgements' residuals on the generator's window frame, where a case's latent effect and its
+officer's are shared by its 12 judgements. The planner uses the design's fixed-size form: the spread
+term is taken after the regression on what every sample reproduces (strata, and the balancing
+categories of balanced samples; ``auxiliaries``), as the estimator's variance is. No sample takes
+two cases of one officer × stratum block, so the products of two such cases' z are taken off
+(``one_case_blocks``): with the outcomes themselves in place of the scores this gives the variance
+and between-judgement correlation of 1,000 real systematic draws (3,000-case frame, seed 101; ratio
+1.00, 0.157 against 0.156; the former block factor 1 − π − 0.10(Π_b − π), which left out the blocks
+with Σπ = 1, gave 1.05 and 0.23: the planner was a little cautious and the lowest of several key
+questions too tied to the others).
 Given each case's chance that a judgement applies (``applies``), the shares are among applicable
 cases (``share_covariance``); without it every judgement is assumed to apply, so judgements that
 often do not (safety for low RoSH, reviews) get optimistic figures. The champion learns it from
 its training cases (``training.applicability``) and the simulation passes it here.
 
-P(right rating) is the share of ``DRAWS`` fixed-seed draws whose lowest key question lands in
-the true band. The smallest size reaching ``TARGET`` comes from an interpolation search over
-sizes with the design rebuilt at each probed size (the same normal draws at every size, so
-P(right) moves smoothly): the size found reaches the target and a size less than
-``SIZE_TOLERANCE`` below it does not (P(right) need not be monotone in the size: the officer
-rule caps how far chances can grow). Sizes the request cannot take (too few for its strata) count
-as not reaching it; a standard not reaching the target at the largest size searched (the largest
-the request can take, at most ``MAX_GROWTH`` × the requested size) gets ``None``, and that
-size is returned as the limit. At
-most ``MAX_PROBES`` designs are built, within a time budget; a search cut short keeps the
-smallest size found to reach the target and says so.
+The truth a sample is judged against is not Q but the share of the judgements inspectors would
+actually make in this frame, which spreads around Q (``population_covariance``: each case's outcome
+is a Bernoulli draw, correlated within the case as above and, by ``OFFICER_CORRELATION``, between
+cases of one officer). Taking Q as the truth says a standard whose predicted share sits on a
+threshold is rated right half the time, whereas its actual share lies off the threshold and a sample
+lands on that side more often than not; and for a frame whose actual share lies a standard error of
+its own from Q, the two can differ by 0.1 (measured with ``tests/studies/planning.py``, README). So
+each draw first draws the frame's logit shares around logit(Q), then the sample's around them, and
+P(right rating) is the share of ``DRAWS`` fixed-seed draws whose lowest key question lands in the
+band of the drawn frame's lowest: a statement calibrated over the frames the scores could describe.
+Given the frame's realised shares (``known``: the planning study), only the sample is drawn.
+
+The smallest size reaching ``TARGET`` comes from an interpolation search over sizes with the design
+rebuilt at each probed size (the same normal draws at every size, so P(right) moves smoothly): the
+size found reaches the target and a size less than ``SIZE_TOLERANCE`` below it does not (P(right)
+need not be monotone in the size: the officer rule caps how far chances can grow). Sizes the request
+cannot take (too few for its strata) count as not reaching it; a standard not reaching the target at
+the largest size searched (the largest the request can take, at most ``MAX_GROWTH`` × the requested
+size) gets ``None``, and that size is returned as the limit. At most ``MAX_PROBES`` designs are
+built, within a time budget; a search cut short keeps the smallest size found to reach the target
+and says so.
 """
 
 from __future__ import annotations
@@ -56,10 +72,12 @@ TARGET = 0.9
 PROBIT_TARGET = float(ndtri(TARGET))
 DRAWS = 4_000
 RESIDUAL_CORRELATION = 0.15
-OFFICER_SHARE = 0.10
-"""Share of an outcome's variance (beyond the strata) lying between officer × stratum blocks:
-the estimator's ρ̂ (``serving.variance.officer_correlation``) averaged 0.10 over 600 draws from
-a 3,000-case window frame (seed 61), not the frames planning is checked on."""
+OFFICER_CORRELATION = 0.03
+"""Correlation of two cases' outcomes beyond their scores (any two judgements) when they share an
+officer: 0.027–0.029 between the realised judgements' residuals on the 3,000-case window frame
+(seed 61). With ~16 cases per officer, a frame's realised shares spread 1.6 times as much as
+independent cases' would (40 frames of 3,000 cases, seeds 600–639); measured against
+``population_covariance``, their variance is 0.91 of its."""
 SIZE_TOLERANCE = 0.02
 """Sizes for 90% are found to within this fraction (P(right) itself has a Monte Carlo SE of
 about 0.005, so a finer size would be false precision)."""
@@ -90,6 +108,7 @@ def share_covariance(
     applies: np.ndarray | None = None,
     balanced_on: np.ndarray | None = None,
     fpc: np.ndarray | None = None,
+    blocks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Analytic k × k covariance of the estimated shares under inclusion chances ``pi``.
 
@@ -102,15 +121,15 @@ def share_covariance(
             the balancing categories of balanced samples): the spread of the expected
             ž = E[z]/π is then its residual from them, weighted by π(1 − π) (the
             Deville–Tillé approximation the estimator uses), not ž itself (Poisson sampling).
-        fpc: each case's finite-population factor in place of 1 − π (``block_fpc``).
+        fpc: each case's finite-population factor in place of 1 − π.
+        blocks: each case's block among those no sample takes two cases of (``one_case_blocks``;
+            −1: none). Two cases of one block are never drawn together (joint chance 0, not
+            π_i π_i'), so each such pair takes E[z_i z_i'] off: the product of their (fitted)
+            expected z and, as they share an officer, ``OFFICER_CORRELATION`` × α s α s.
     """
-    alpha = np.ones_like(q) if applies is None else np.broadcast_to(applies, q.shape)
-    total = alpha.sum(axis=0)
+    alpha, spread, sd, total = _outcomes(q, applies)
     # a certain case (π = 1, up to rounding) adds nothing: never a negative factor
     factor = np.clip(1.0 - pi if fpc is None else fpc, 0.0, None)[:, None]
-    weight = factor / pi[:, None]
-    spread = q - (alpha * q).sum(axis=0) / total
-    sd = np.sqrt(q * (1.0 - q))
     c = pi[:, None] * factor
     expected = alpha * spread / pi[:, None]
     if balanced_on is not None:
@@ -118,21 +137,71 @@ def share_covariance(
         fit = np.linalg.lstsq(root * balanced_on, root * expected, rcond=None)[0]
         expected = expected - balanced_on @ fit
     covariance = (c * expected).T @ expected
+    covariance += _case_noise(factor / pi[:, None], alpha, spread, sd, correlation)
+    if blocks is not None:
+        covariance -= _pairs(pi[:, None] * expected, blocks)
+        covariance -= OFFICER_CORRELATION * _pairs(alpha * sd, blocks)
+    return covariance / np.outer(total, total)
+
+
+def population_covariance(
+    q: np.ndarray,
+    officer: np.ndarray,
+    applies: np.ndarray | None = None,
+    correlation: float = RESIDUAL_CORRELATION,
+    officer_correlation: float = OFFICER_CORRELATION,
+) -> np.ndarray:
+    """k × k covariance of the frame's realised shares around its expected ones (Q_j).
+
+    The realised share is that of the judgements inspectors would actually make, each case's
+    y_ij ~ Bernoulli(q_ij) where it applies: the census version of ``share_covariance`` (every
+    π = 1, no sampling term), Σ_i Var(z_i) with the same within-case ``correlation``, plus
+    ``officer_correlation`` × s_ij s_i'k for two cases i ≠ i' of one officer (``officer``: each
+    case's officer code), any judgements j, k.
+    """
+    alpha, spread, sd, total = _outcomes(q, applies)
+    noise = _case_noise(np.ones_like(q), alpha, spread, sd, correlation)
+    shared = _pairs(alpha * sd, officer)
+    return (noise + officer_correlation * shared) / np.outer(total, total)
+
+
+def _outcomes(
+    q: np.ndarray, applies: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """α (chances of applying), q − Q, √(q(1 − q)) and Σα per judgement."""
+    alpha = np.ones_like(q) if applies is None else np.broadcast_to(applies, q.shape)
+    total = alpha.sum(axis=0)
+    spread = q - (alpha * q).sum(axis=0) / total
+    return alpha, spread, np.sqrt(q * (1.0 - q)), total
+
+
+def _case_noise(
+    weight: np.ndarray, alpha: np.ndarray, spread: np.ndarray, sd: np.ndarray, correlation: float
+) -> np.ndarray:
+    """Σ_i weight_i · Cov(z_ij, z_ik) beyond the expected z: the Bernoulli outcome and
+    whether it applies on the diagonal, ``correlation`` × α s α s off it."""
     noise = correlation * (weight * alpha * sd).T @ (alpha * sd)
     noise[np.diag_indices_from(noise)] = (
         weight * (alpha * (spread**2 + sd**2) - alpha**2 * spread**2)
     ).sum(axis=0)
-    return (covariance + noise) / np.outer(total, total)
+    return noise
 
 
-def block_fpc(design: Design) -> np.ndarray:
-    """1 − π − ρ(Π_b − π) per case, ρ = ``OFFICER_SHARE``, Π_b its block's Σπ (below 1): no
-    sample takes two cases of one officer × stratum block (``serving.variance``)."""
+def _pairs(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Σ v_ij v_i'k over pairs i ≠ i' of one group (cases in group −1 left out)."""
+    kept = groups >= 0
+    values, groups = values[kept], groups[kept]
+    sums = np.zeros((int(groups.max(initial=0)) + 1, values.shape[1]))
+    np.add.at(sums, groups, values)
+    return sums.T @ sums - values.T @ values
+
+
+def one_case_blocks(design: Design) -> np.ndarray:
+    """Each case's officer × stratum block: no sample takes two cases of one (the officer rule;
+    a block with Σπ = 1 yields exactly one), −1 for none should a block's Σπ exceed 1."""
     groups = design.groups
     block_pi = np.bincount(groups.block, weights=design.pi, minlength=groups.n_blocks)
-    block_pi = block_pi[groups.block]
-    gap = np.where(block_pi < 1.0 - CERTAIN, block_pi - design.pi, 0.0)
-    return 1.0 - design.pi - OFFICER_SHARE * np.clip(gap, 0.0, None)
+    return np.where(block_pi[groups.block] <= 1.0 + CERTAIN, groups.block, -1)
 
 
 def auxiliaries(design: Design, method: str) -> np.ndarray:
@@ -146,7 +215,14 @@ def auxiliaries(design: Design, method: str) -> np.ndarray:
 
 
 class RatingOdds:
-    """P(the sample rates each standard right) for any inclusion chances, on one frame."""
+    """P(the sample rates each standard right) for any inclusion chances, on one frame.
+
+    Args:
+        known: the frame's shares are known (the mean scores are the realised shares, as in
+            the planning study): only the sample varies. Otherwise (planning) the truth is
+            the share of the judgements inspectors would actually make, which spreads around
+            the predicted one (``population_covariance``) and is drawn too.
+    """
 
     def __init__(
         self,
@@ -154,6 +230,7 @@ class RatingOdds:
         seed: int,
         draws: int = DRAWS,
         applies: pd.DataFrame | None = None,
+        known: bool = False,
     ) -> None:
         names, self.q = sufficient_matrix(scores)
         self.applies = None if applies is None else applies[names].to_numpy(dtype=float)
@@ -168,21 +245,30 @@ class RatingOdds:
                 lowest = columns[int(np.argmin(shares[columns]))]
                 self.standards.append((kind, standard, names[lowest], shares[lowest], columns))
         self.truth = np.array([int(band(row[3])) for row in self.standards])
-        self.normal = np.random.default_rng(seed).standard_normal((draws, len(names)))
+        rng = np.random.default_rng(seed)
+        self.normal = rng.standard_normal((draws, len(names)))
+        self.population = None if known else rng.standard_normal((draws, len(names)))
 
     def p_right(self, design: Design, method: str) -> np.ndarray:
         """Share of draws giving each standard its true rating with samples of ``design``."""
+        slopes = np.outer(self.slope, self.slope)
+        truth = self.logit[None, :]
+        if self.population is not None:
+            spread = population_covariance(self.q, design.groups.officer, self.applies) * slopes
+            truth = truth + self.population @ psd_root(spread).T
         cov = share_covariance(
             design.pi,
             self.q,
             applies=self.applies,
             balanced_on=auxiliaries(design, method),
-            fpc=block_fpc(design),
+            blocks=one_case_blocks(design),
         )
-        cov = cov * np.outer(self.slope, self.slope)
-        drawn = self.logit + self.normal @ psd_root(cov).T
-        lowest = np.column_stack([drawn[:, row[4]].min(axis=1) for row in self.standards])
-        return (band(expit(lowest)) == self.truth).mean(axis=0)
+        drawn = truth + self.normal @ psd_root(cov * slopes).T
+        right = [
+            band(expit(drawn[:, row[4]].min(axis=1))) == band(expit(truth[:, row[4]].min(axis=1)))
+            for row in self.standards
+        ]
+        return np.column_stack(right).mean(axis=0)
 
 
 class _Probe:
@@ -317,9 +403,11 @@ def rating_accuracy(
             }
         )
     notes = [
-        f"ratings: P(right) from {DRAWS:,} draws around the frame's predicted shares (residual "
-        f"correlation {RESIDUAL_CORRELATION} between a case's judgements); sizes for 90% within "
-        f"{SIZE_TOLERANCE:.0%}, {len(probe.cache)} sizes probed"
+        f"ratings: P(right) from {DRAWS:,} draws of the frame's actual shares around its "
+        f"predicted ones and of the sample's around those (residual correlation "
+        f"{RESIDUAL_CORRELATION} between a case's judgements, {OFFICER_CORRELATION} between "
+        f"an officer's cases); sizes for 90% within {SIZE_TOLERANCE:.0%}, "
+        f"{len(probe.cache)} sizes probed"
     ]
     if probe.cut_short:
         notes.append(

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, SUFFICIENT, score_column
+from features.synthetic.truth import solve_truth
 from serving.planning import RatingOdds
 from serving.ratings import band
 from serving.sampling import SampleRequest, aligned_scores, design_for
@@ -15,6 +16,10 @@ from serving.simulation import draw_many
 ODDS_SEED = 3
 TRUE_APPLIES = "true"
 """A variant's applicability: the frame's realised one (which cases each judgement applies to)."""
+PREDICTED = "predicted"
+"""A variant as ``casework sample --simulate`` plans: the scores themselves (not centred) and the
+truth's chances of applying, the frame's realised shares unknown (drawn around the predicted
+ones)."""
 
 
 def centred_truth(
@@ -51,15 +56,21 @@ def planner_against_draws(
     the share of ``draws[method]`` real draws rated right (``realised``) and its binomial SE.
 
     Args:
-        variants: name → the applicability given to the planner: a frame (N × judgements),
-            ``TRUE_APPLIES`` for the frame's realised one, or None (every judgement applies).
+        variants: name → the applicability given to the planner of the centred scores with
+            the frame's shares known: a frame (N × judgements), ``TRUE_APPLIES`` for the
+            frame's realised one, or None (every judgement applies); or ``PREDICTED``.
             Default ``{"stated": TRUE_APPLIES}``.
     """
     frame = frame.reset_index(drop=True)
     centred, sufficient, applies, realised = centred_truth(frame, judged, scores)
     truly = pd.DataFrame(applies, columns=list(JUDGEMENTS))
+    chances = pd.DataFrame(solve_truth().p_applies(frame), columns=list(JUDGEMENTS))
     odds = {
-        name: RatingOdds(centred, ODDS_SEED, applies=truly if given is TRUE_APPLIES else given)
+        name: RatingOdds(aligned_scores(frame, scores), ODDS_SEED, applies=chances)
+        if given is PREDICTED
+        else RatingOdds(
+            centred, ODDS_SEED, applies=truly if given is TRUE_APPLIES else given, known=True
+        )
         for name, given in (variants or {"stated": TRUE_APPLIES}).items()
     }
     first = next(iter(odds.values()))
