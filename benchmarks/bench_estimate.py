@@ -25,6 +25,8 @@ from tests.serving_tests.test_estimation_coverage import reliability, spread_sta
 
 FRAME_SEED = 23
 DRAW_SEED = 29
+BAND = (0.93, 0.97)
+"""The issue's acceptance band for 95% intervals."""
 
 
 def judged_frame(frame: pd.DataFrame, judgements: pd.DataFrame, request: SampleRequest):
@@ -72,7 +74,9 @@ def coverage(
     by: str = "gender",
     workers: int = 2,
 ) -> pd.DataFrame:
-    """Per judgement and group: coverage of the 95% interval, mean n, zero-width count."""
+    """Per judgement and group: coverage of the 95% interval, mean n, zero-width count, and how
+    many Monte Carlo SEs (binomial, at the band's nearer edge) the coverage lies outside
+    0.93–0.97 (0 inside)."""
     data = generate(
         2_000, n_frame, seed=frame_seed, with_truth=True, whole_caseloads=whole_caseloads
     )
@@ -87,11 +91,14 @@ def coverage(
     table = pd.concat(results, ignore_index=True).merge(truth, on=["judgement", "group"])
     table["covered"] = (table["ci_low"] <= table["truth"]) & (table["truth"] <= table["ci_high"])
     table["zero_width"] = table["ci_high"] <= table["ci_low"]
-    return (
+    cells = (
         table.groupby(["judgement", "group"])
         .agg(coverage=("covered", "mean"), n=("n", "mean"), zero_width=("zero_width", "sum"))
         .reset_index()
     )
+    edge = cells["coverage"].clip(*BAND)
+    outside = (cells["coverage"] - edge).abs() / np.sqrt(edge * (1 - edge) / draws)
+    return cells.assign(se_outside=outside)
 
 
 def true_ratings(judged: pd.DataFrame, by: str) -> dict[tuple[str, str], int]:
@@ -302,8 +309,13 @@ def main() -> None:
                 "by_group_mean": table.groupby("group")["coverage"].mean().round(4).to_dict(),
                 "mean_n": table.groupby("group")["n"].mean().round(1).to_dict(),
                 "zero_width": int(table["zero_width"].sum()),
+                "cells_outside_by_3_se": int((table["se_outside"] > 3).sum()),
+                "per_judgement": table.pivot(index="judgement", columns="group", values="coverage")
+                .round(4)
+                .to_dict(),
             }
-            print(key, json.dumps(out[key]))
+            print(key, json.dumps({k: v for k, v in out[key].items() if k != "per_judgement"}))
+            print(table.pivot(index="judgement", columns="group", values="coverage").to_string())
     out["ratings, spread truths"] = spread_study(replicates=1_000, seed=59)
     print(json.dumps(out["ratings, spread truths"], indent=1))
     out["ratings"] = ratings_study([FRAME_SEED, 31, 37], draws=150)

@@ -2,7 +2,7 @@
 
 ``casework report --judged A.csv [B.csv ...]`` adds it after the model sections: the pooled
 share sufficient per judgement, the annual report's Table 2 and Table 3 layouts with their
-Korn–Graubard intervals, each standard's rating with P(each band) as a chart, and the domains
+Wilson intervals, each standard's rating with P(each band) as a chart, and the domains
 with too few cases to publish. The tables come from ``serving.estimation`` on the pooled samples
 (each inspection's strata kept apart); the chart is drawn like the report's other figures (an
 inline PNG, nothing fetched).

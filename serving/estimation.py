@@ -1,4 +1,4 @@
-"""Unbiased estimates from judged samples: Hájek ratios, design-based SEs, Korn–Graubard intervals.
+"""Unbiased estimates from judged samples: Hájek ratios, design-based SEs, Wilson intervals.
 
 For judgement j and group d, the published figure is the share sufficient among the cases where
 j applies, R = Σ_U d a y / Σ_U d a (a: j applies, y: sufficient). Its Hájek estimate weights each
@@ -6,7 +6,7 @@ inspected case by 1/π (π adjusted for cases not inspected, ``serving.pooling``
 linearised, z_k = d_k a_k (y_k − R̂) / N̂_d, and the variance of Σ z_k/π_k is the balanced-sample
 residual form of ``serving.variance`` (strata, the balancing categories of balanced samples,
 certainty blocks; the fpc of a case follows its officer × stratum block, from which no sample
-takes two cases). The 95% interval is Korn–Graubard's (``serving.intervals``, column
+takes two cases). The 95% interval is Wilson's score interval (``serving.intervals``, column
 ``ci_method``); ``n_effective`` is R̂(1 − R̂)/v (n where v carries no information) and groups of
 fewer than ``MIN_PUBLISHABLE`` cases are flagged ``too_few_to_publish``.
 

@@ -97,13 +97,15 @@ def prepare(
     key = pooled[INSPECTION] + " · " + pooled["stratum"].astype(str)
     missing = (pooled[judgements].astype(str) == NOT_INSPECTED).all(axis=1).to_numpy()
     pi = np.minimum(pd.to_numeric(pooled[INCLUSION_PROBABILITY]).to_numpy(dtype=float), 1.0)
-    adjusted = pi / response_factors(key, pooled[INSPECTION], pi, ~missing)
+    factors = response_factors(key, pooled[INSPECTION], pi, ~missing)
+    adjusted = pi / factors
     sample = pooled[~missing].reset_index(drop=True)
     pi = adjusted[~missing]
     inspection = np.unique(sample[INSPECTION].to_numpy(), return_inverse=True)[1]
     strata = collapsed_codes(key[~missing].reset_index(drop=True))
     x = pooled_design_matrix(sample, inspection)
-    variance = block_variance(sample, x, pi, linearised(sample, judgements, pi))
+    z_check = linearised(sample, judgements, pi)
+    variance = block_variance(sample, x, pi, z_check, response=factors[~missing])
     return JudgedDesign(sample, pi, strata, variance, judgements)
 
 

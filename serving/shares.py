@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import NOT_APPLICABLE, SUFFICIENT
-from serving.intervals import CI_METHOD, domain_df, effective_n, korn_graubard
+from serving.intervals import CI_METHOD, domain_df, effective_n, wilson
 from serving.pooling import JudgedDesign
 from serving.variance import ResidualVariance
 
@@ -70,7 +70,7 @@ def table(
             inside = applies * member
             n, share, se = ratio(sufficient, inside, design.pi, design.variance)
             df = domain_df(design.strata, inside > 0) if n else 0
-            low, high = korn_graubard(share, se, n, df)
+            low, high = wilson(share, se, n, df)
             rows.append(
                 {
                     "judgement": judgement,

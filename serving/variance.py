@@ -37,11 +37,18 @@ c_k = 1 − π_k − ρ(Π_b − π_k) (two-stage sampling: blocks with chance �
 within; Särndal, Swensson & Wretman 1992, §4.3). ρ is estimated from the sample itself: the
 correlation of the residuals of sampled cases that share an officer (across strata), pooled
 over the judgements (``officer_correlation``); without ``officer_id`` or ``block_pi`` it
-is 0, the case-level form. The officer order of a systematic draw is random and not recorded,
-so successive differences in the sort order carry nothing beyond this. Measured on a
-3,000-case window frame (seed 61, 600 draws of 120): estimated/true variance 1.076 → 1.019
-(systematic), 1.060 → 1.014 (balanced); whole caseloads, where almost every sampled case comes
-from a certainty block, are unchanged (1.002).
+is 0, the case-level form. The estimate is not truncated at 0: the fpc is linear in ρ (and v
+nearly so: the fpc also weights the regression), so an unbiased ρ̂ keeps v unbiased on average
+however few officer pairs a sample holds (8–16 in a 120-case window sample), whereas truncation
+keeps the positive half of the noise (no true correlation, 10 pairs, one judgement: mean ρ̂ 0.12
+truncated, ≈ 0 not). Under unit non-response (``serving.pooling``) a block's Σπ is divided by
+its stratum's response factor, as its cases' π are. The officer order of a systematic draw is
+random and not recorded, so successive differences in the sort order carry nothing beyond
+this. Measured on a 3,000-case window frame (seed 61, 600 draws of 120): estimated/true
+variance 1.076 → 1.019 (systematic), 1.060 → 1.014 (balanced) with ρ̂ truncated at 0; on
+other draws of the same frame (seed 29) truncated 0.996 / 1.011, untruncated 1.007 / 1.022
+(one judgement's ratio from 600 draws has a Monte Carlo SE of ~0.06); whole caseloads,
+where almost every sampled case comes from a certainty block, are unchanged (1.002).
 
 Several inspections pooled: each inspection's x̌ is built from its own rows (its strata, its
 method's balancing categories, its blocks) and the blocks are stacked block-diagonally, so the
@@ -187,10 +194,14 @@ class ResidualVariance:
 
 
 def officer_correlation(residuals: np.ndarray, officers: np.ndarray) -> float:
-    """Pooled correlation of the residuals of sampled cases sharing an officer, in [0, 1].
+    """Pooled correlation of the residuals of sampled cases sharing an officer, in [−1, 1].
 
     Σ_o Σ_{k≠l ∈ o} r_k r_l / Σ_o (m_o − 1) Σ_{k ∈ o} r_k², summed over the columns of
-    ``residuals`` (one per judgement): the pairwise intra-class correlation. 0 without pairs.
+    ``residuals`` (one per judgement): the pairwise intra-class correlation, 0 without pairs.
+    Not truncated at 0: a 120-case sample holds only 8–16 officer pairs, and truncation keeps the
+    positive half of the noise (no true correlation, 10 pairs, one judgement: mean 0.12), while
+    the fpc is linear in ρ̂, so an unbiased ρ̂ keeps the variance unbiased on average (module
+    docstring). A negative ρ̂ raises the fpc above 1 − π: conservative in that sample.
     """
     codes = np.unique(officers, return_inverse=True)[1]
     wide = residuals.reshape(len(codes), -1)
@@ -199,17 +210,23 @@ def officer_correlation(residuals: np.ndarray, officers: np.ndarray) -> float:
     squares = wide**2
     pairs = float((sums**2).sum() - squares.sum())
     scale = float(((np.bincount(codes)[codes] - 1)[:, None] * squares).sum())
-    return float(np.clip(pairs / scale, 0.0, 1.0)) if scale > 0 else 0.0
+    return float(np.clip(pairs / scale, -1.0, 1.0)) if scale > 0 else 0.0
 
 
 def block_variance(
-    sample: pd.DataFrame, x: np.ndarray, pi: np.ndarray, z_check: np.ndarray
+    sample: pd.DataFrame,
+    x: np.ndarray,
+    pi: np.ndarray,
+    z_check: np.ndarray,
+    response: np.ndarray | None = None,
 ) -> ResidualVariance:
     """The variance with the block fpc c_k = 1 − π_k − ρ̂(Π_b − π_k) (module docstring).
 
     ρ̂ comes from the case-level fit's residuals of ``z_check`` (one column per judgement);
-    certainty blocks keep 1 − π_k (their auxiliaries already carry the block). Without
-    ``officer_id`` or ``block_pi`` this is the case-level form.
+    certainty blocks keep 1 − π_k (their auxiliaries already carry the block). ``response`` is
+    each case's non-response factor f_h when ``pi`` is already divided by it
+    (``serving.pooling``): a block lies in one stratum, so its Σπ becomes Π_b/f_h like its
+    cases' π. Without ``officer_id`` or ``block_pi`` this is the case-level form.
     """
     plain = ResidualVariance(x, pi)
     if "officer_id" not in sample.columns or "block_pi" not in sample.columns:
@@ -222,5 +239,6 @@ def block_variance(
     rho = officer_correlation(plain.residuals(z_check), officers)
     if rho == 0 or not usable.any():
         return plain
-    gap = np.where(usable, np.clip(block_pi - pi, 0.0, None), 0.0)
+    responding = block_pi if response is None else block_pi / response
+    gap = np.where(usable, np.clip(responding - pi, 0.0, None), 0.0)
     return ResidualVariance(x, pi, fpc=1.0 - pi - rho * gap)

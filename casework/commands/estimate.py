@@ -49,7 +49,7 @@ def estimate_command(
         ),
     ] = None,
 ) -> None:
-    """Share sufficient per judgement (Hájek), design-based SEs and Korn–Graubard 95% CIs."""
+    """Share sufficient per judgement (Hájek), design-based SEs and Wilson 95% CIs."""
     files = [*sample, *(more or [])]
     judged = [load_judged(path) for path in files]
     missing = sum(

@@ -8,6 +8,7 @@ import pandas as pd
 import polars
 import pytest
 import svy
+from scipy import stats
 from typer.testing import CliRunner
 
 from casework.cli import app
@@ -58,12 +59,15 @@ def test_pooled_inspections_keep_their_strata_by_hand() -> None:
 
 
 def test_all_sufficient_group_gets_a_one_sided_interval() -> None:
-    """p̂ = 1 and v = 0: n* = n, Clopper–Pearson: [0.025^(1/n), 1], never zero width."""
+    """p̂ = 1 and v = 0: n* = n·(t_{n−1}/t_df)², Wilson at p̂ = 1: [n*/(n* + t_df²), 1], never
+    zero width (10 cases in 2 strata: df = 8)."""
     row = estimate(sample_of([SUFFICIENT] * 10, ["A"] * 5 + ["B"] * 5, 0.1)).iloc[0]
     assert row["estimate"] == 1.0 and row["se"] == 0.0
     assert row["ci_high"] == 1.0
-    assert row["ci_low"] == pytest.approx(0.025 ** (1 / 10))
-    assert row["ci_method"] == "korn-graubard"
+    t8, t9 = stats.t.ppf(0.975, 8), stats.t.ppf(0.975, 9)
+    n_star = 10 * (t9 / t8) ** 2
+    assert row["ci_low"] == pytest.approx(n_star / (n_star + t8**2), rel=1e-12)
+    assert row["ci_method"] == "wilson"
     assert bool(row["too_few_to_publish"]) is (10 < MIN_PUBLISHABLE)
 
 
@@ -121,8 +125,8 @@ def test_systematic_samples_are_not_regressed_on_balancing_categories() -> None:
 
 
 def test_interval_and_se_match_svy_on_a_stratified_sample() -> None:
-    """svy (Taylor, strata, fpc from N_h) and casework agree where their variances coincide:
-    equal π and equal n_h within strata, so n/(n − H) = n_h/(n_h − 1)."""
+    """svy (Taylor, strata, fpc from N_h, ``ci_method="wilson"``) and casework agree where their
+    variances coincide: equal π and equal n_h within strata, so n/(n − H) = n_h/(n_h − 1)."""
     rng = np.random.default_rng(5)
     sizes = np.repeat([40, 60, 30, 90], 6)
     outcomes = rng.choice([SUFFICIENT, "insufficient", "not_applicable"], 24, p=[0.5, 0.35, 0.15])
@@ -139,7 +143,7 @@ def test_interval_and_se_match_svy_on_a_stratified_sample() -> None:
     )
     design = svy.Design(stratum="stratum", wgt="w", pop_size="N")
     peer = svy.Sample(polars.from_pandas(data), design).estimation.prop(
-        "y", where=svy.col("applies"), ci_method="beta"
+        "y", where=svy.col("applies"), ci_method="wilson"
     )
     row = peer.to_polars().to_pandas().set_index("y").loc[1.0]
     assert ours["estimate"] == pytest.approx(row["est"], rel=1e-9)
@@ -263,10 +267,10 @@ def test_cli_pools_samples_rates_and_refuses_duplicates(tmp_path) -> None:
 
 def test_officer_correlation_by_hand() -> None:
     """Σ_o Σ_{k≠l} r_k r_l / Σ_o (m_o − 1) Σ r_k²: officers a, a, b, c with residuals 2, 1, 0, 0
-    give 2·2·1 / (1·(4 + 1)) = 0.8; opposite residuals within officers give 0 (clipped); no
-    shared officer gives 0."""
+    give 2·2·1 / (1·(4 + 1)) = 0.8; opposite residuals within officers give −4/4 = −1 (not
+    truncated at 0); no shared officer gives 0."""
     assert officer_correlation(np.array([2.0, 1.0, 0.0, 0.0]), np.array(list("aabc"))) == 0.8
-    assert officer_correlation(np.array([1.0, -1.0, 1.0, -1.0]), np.array(list("aabb"))) == 0.0
+    assert officer_correlation(np.array([1.0, -1.0, 1.0, -1.0]), np.array(list("aabb"))) == -1.0
     assert officer_correlation(np.array([1.0, 2.0, 3.0]), np.array(list("abc"))) == 0.0
     both = np.array([[2.0, 1.0], [1.0, 1.0], [0.0, -1.0], [0.0, -1.0]])
     # columns pooled: pairs 2·(2 + 1) + 2·1 = 8 over 1·(5 + 2) + 1·2 = 9
@@ -303,6 +307,60 @@ def test_block_fpc_follows_the_officer_correlation() -> None:
     assert without.variance(z[:, 0]) == pytest.approx(plain(z[:, 0]))
     unknown = prepare(sample.assign(officer_id=[None] * n))  # blank officers pair with nobody
     assert unknown.variance(z[:, 0]) == pytest.approx(plain(z[:, 0]))
+
+
+def test_officer_correlation_is_unbiased_with_few_pairs() -> None:
+    """No true correlation, 120 cases in 4 strata, 10 officers with a case in two strata: over
+    500 samples the mean ρ̂ is 0 within 3 Monte Carlo SE. Truncated at 0 it averaged ~0.12
+    (the positive half of the noise), which the same check rejects."""
+    rng = np.random.default_rng(11)
+    officers = np.array([f"o{k // 2}" if k < 20 else f"alone{k}" for k in range(120)])
+    strata = np.where(np.arange(120) < 20, np.arange(120) % 2, np.arange(120) % 4).astype(str)
+    found = []
+    for _ in range(500):
+        outcomes = np.where(rng.random(120) < 0.6, SUFFICIENT, "insufficient")
+        sample = sample_of(list(outcomes), list(strata), 0.1)
+        pi = sample["inclusion_probability"].to_numpy(dtype=float)
+        residuals = ResidualVariance(design_matrix(sample), pi).residuals(
+            linearised(sample, [FIRST], pi)
+        )
+        found.append(officer_correlation(residuals, officers))
+    found = np.array(found)
+    se = found.std() / np.sqrt(len(found))
+    print(f"mean ρ̂ {found.mean():.4f}, truncated {np.clip(found, 0, None).mean():.4f}, SE {se:.4f}")
+    assert abs(found.mean()) <= 3 * se
+    assert np.clip(found, 0, None).mean() > 3 * se
+
+
+def test_block_fpc_follows_non_response() -> None:
+    """Two of stratum A's 8 cases not inspected: f_A = 8/6, so A's π and its blocks' Σπ both
+    become ×6/8 (0.2 → 0.15, Π_b 0.6 → 0.45) and c_k = 1 − π'_k − ρ̂(Π'_b − π'_k)."""
+    rng = np.random.default_rng(4)
+    n = 24
+    officers = np.repeat([f"o{k}" for k in range(8)], 3)
+    outcomes = np.where(rng.random(n) < 0.3 + 0.4 * (np.arange(n) // 3 % 2), SUFFICIENT, "x")
+    outcomes = np.where(outcomes == "x", "insufficient", outcomes).astype(object)
+    outcomes[[0, 3]] = NOT_INSPECTED  # stratum A
+    sample = sample_of(
+        outcomes.tolist(),
+        ["A", "B", "C"] * 8,
+        0.2,
+        officer_id=officers,
+        block_pi=0.6,
+        block_cases=3,
+        block_risk=0.5,
+    )
+    design = prepare(sample)
+    in_a = design.sample["stratum"].to_numpy() == "A"
+    assert design.pi == pytest.approx(np.where(in_a, 0.15, 0.2))
+    x = design_matrix(design.sample)
+    z = linearised(design.sample, design.judgements, design.pi)
+    rho = officer_correlation(
+        ResidualVariance(x, design.pi).residuals(z), design.sample["officer_id"].to_numpy()
+    )
+    assert rho != 0
+    c = 1 - design.pi - rho * (np.where(in_a, 0.45, 0.6) - design.pi)
+    assert design.variance(z[:, 0]) == pytest.approx(ResidualVariance(x, design.pi, c)(z[:, 0]))
 
 
 def test_judged_samples_section_of_the_report(two_inspections) -> None:

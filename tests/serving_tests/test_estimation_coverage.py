@@ -1,14 +1,17 @@
-"""Coverage of the Korn–Graubard intervals and calibration of the rating probabilities, on a frame
-and draw seeds the estimator was not tuned on (frame seed 41; benchmarks/bench_estimate.py runs
-the full-scale studies).
+"""Coverage of the Wilson intervals and calibration of the rating probabilities, on frames and
+draw seeds the estimator was not tuned on (frame seed 41, window and whole caseloads;
+benchmarks/bench_estimate.py runs the full-scale studies).
 
-The criterion is the issue's: mean coverage over the 12 judgements within 0.93–0.97, overall and
-per gender (women ~15 cases of 120). Its Monte Carlo SE comes from the draws themselves (the SD
-of each draw's mean coverage over √D, ≈ 0.004 at D = 200): a group fails when its coverage is
-outside the band by more than 2 SE.
+The criterion is the issue's: 95% intervals cover 0.93–0.97 overall and per gender (women ~15
+cases of 120 on the window frame, ~51 on this whole-caseload one), for both selection methods,
+on the window frame and on a whole-caseload frame.
+With D draws a coverage is an estimate, so the checks are tests of "the true coverage is in the
+band" with tolerances from Monte Carlo SEs (``coverage_checks``).
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -25,13 +28,15 @@ from serving.shares import groups_of, table
 from serving.simulation import draw_many
 
 pytestmark = pytest.mark.slow
-DRAWS = 200
+DRAWS = 150
+BAND = (0.93, 0.97)
 
 
-@pytest.fixture(scope="module")
-def population():
-    """A 3,000-case window frame (seed 41) with every column a judged sample carries."""
-    data = generate(500, 3_000, seed=41, with_truth=True)
+@cache
+def population(whole_caseloads: bool):
+    """A 3,000-case frame (seed 41) with every column a judged sample carries: the inspection
+    window's third of each caseload, or whole caseloads (many certainty blocks)."""
+    data = generate(500, 3_000, seed=41, with_truth=True, whole_caseloads=whole_caseloads)
     frame = pd.concat(
         [data.frame.reset_index(drop=True), data.frame_judgements.reset_index(drop=True)], axis=1
     )
@@ -69,9 +74,38 @@ def truth(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def coverage_checks(covered: pd.DataFrame, draws: int) -> pd.DataFrame:
+    """Per group: mean coverage over the judgements and its MC SE, the lowest and highest
+    judgement, and whether each check passes.
+
+    ``covered`` has one row per draw, group and judgement. The mean's SE is the SD of each
+    draw's mean coverage over √D (judgements of one draw are correlated); it passes when within
+    the band ± 2 SE. A judgement's coverage fails when it is outside the band by more than 3 SE
+    of a binomial proportion at the band's edge, √(b(1 − b)/D) (the score test of "coverage =
+    b"). At D = 150 that flags a judgement below 0.868 (a Wald interval's 0.88–0.92 in small
+    domains is near that edge); an excess over 0.97 in one judgement needs ~2,000 draws to
+    resolve (SE 0.004) and is checked per judgement by the benchmark, here through the mean
+    (a systematic excess across judgements).
+    """
+    low, high = BAND
+    per_draw = covered.groupby(["group", "draw"])["covered"].mean().groupby("group")
+    cells = covered.groupby(["group", "judgement"])["covered"].mean().groupby("group")
+    out = pd.DataFrame({"mean": per_draw.mean(), "mc_se": per_draw.std() / np.sqrt(draws)})
+    out["lowest"], out["highest"] = cells.min(), cells.max()
+    out["mean_ok"] = (out["mean"] >= low - 2 * out["mc_se"]) & (
+        out["mean"] <= high + 2 * out["mc_se"]
+    )
+    edge_se = np.sqrt(np.array(BAND) * (1 - np.array(BAND)) / draws)
+    out["cells_ok"] = (out["lowest"] >= low - 3 * edge_se[0]) & (
+        out["highest"] <= high + 3 * edge_se[1]
+    )
+    return out
+
+
+@pytest.mark.parametrize("whole_caseloads", [False, True], ids=["window", "whole caseloads"])
 @pytest.mark.parametrize("method", ["balanced", "systematic"])
-def test_intervals_cover_overall_and_for_women(population, method) -> None:
-    judged, design = judged_population(population, method)
+def test_intervals_cover_overall_and_for_women(whole_caseloads, method) -> None:
+    judged, design = judged_population(population(whole_caseloads), method)
     chosen = draw_many(design, method, DRAWS, seed=43, workers=2)
     results = []
     for draw in chosen:
@@ -80,14 +114,10 @@ def test_intervals_cover_overall_and_for_women(population, method) -> None:
         results.append(table(one, groups, JUDGEMENTS).assign(draw=len(results)))
     rows = pd.concat(results).merge(truth(judged), on=["judgement", "group"])
     rows["covered"] = (rows["ci_low"] <= rows["truth"]) & (rows["truth"] <= rows["ci_high"])
-    per_draw = rows.groupby(["group", "draw"])["covered"].mean().groupby("group")
-    coverage, mc_se = per_draw.mean(), per_draw.std() / np.sqrt(DRAWS)
-    print(
-        f"{method}: mean coverage {coverage.round(3).to_dict()} (MC SE "
-        f"{mc_se.round(4).to_dict()}), mean n {rows.groupby('group')['n'].mean().round(1)}"
-    )
+    checks = coverage_checks(rows, DRAWS)
+    print(method, whole_caseloads, checks.round(4).to_string(), rows.groupby("group")["n"].mean())
     assert (rows["ci_high"] > rows["ci_low"]).all()
-    assert (coverage >= 0.93 - 2 * mc_se).all() and (coverage <= 0.97 + 2 * mc_se).all()
+    assert checks["mean_ok"].all() and checks["cells_ok"].all()
 
 
 SPREAD_LEVELS = (-1.0, 3.5)
