@@ -37,6 +37,7 @@ from serving.variance import (
     ResidualVariance,
     block_variance,
     collapsed_codes,
+    linearised_ratios,
     pooled_design_matrix,
 )
 
@@ -113,11 +114,7 @@ def linearised(sample: pd.DataFrame, judgements: list[str], pi: np.ndarray) -> n
     """ž = z/π of every judgement's overall share (one column each): what the block fpc's
     officer correlation is measured on."""
     values = sample[judgements].astype(str).to_numpy()
-    weight = (values != NOT_APPLICABLE) / pi[:, None]
-    total = np.maximum(weight.sum(axis=0), np.finfo(float).tiny)
-    sufficient = values == SUFFICIENT
-    share = (weight * sufficient).sum(axis=0) / total
-    return weight * (sufficient - share) / total
+    return linearised_ratios(values == SUFFICIENT, values != NOT_APPLICABLE, pi)[1]
 
 
 def check_by(sample: pd.DataFrame, by: str | None, source: str) -> None:

@@ -35,6 +35,7 @@ from features.contract import AIMS, JUDGEMENTS, STAGES
 from serving.intervals import domain_df
 from serving.pooling import JudgedDesign, designed
 from serving.shares import groups_of, outcomes
+from serving.variance import linearised_ratios
 
 BANDS: tuple[str, ...] = ("Outstanding", "Good", "Requires improvement", "Inadequate")
 THRESHOLDS: tuple[float, ...] = (0.80, 0.65, 0.50)
@@ -81,21 +82,14 @@ def psd_root(covariance: np.ndarray) -> np.ndarray:
 
 
 def joint_shares(
-    design: JudgedDesign, member: np.ndarray
+    design: JudgedDesign, member: np.ndarray, sufficient: np.ndarray, applies: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shares, their covariance and case counts of every judgement within one group."""
-    k = len(design.judgements)
-    shares, counts = np.full(k, np.nan), np.zeros(k, dtype=int)
-    z = np.zeros((len(design.pi), k))
-    for j, judgement in enumerate(design.judgements):
-        sufficient, applies = outcomes(design, judgement)
-        inside = applies * member
-        total = (inside / design.pi).sum()
-        counts[j] = int(inside.sum())
-        if counts[j]:
-            shares[j] = (inside * sufficient / design.pi).sum() / total
-            z[:, j] = inside * (sufficient - shares[j]) / total
-    return shares, design.variance.covariance(z / design.pi[:, None]), counts
+    """Shares, their covariance and case counts of every judgement within one group, from the
+    design's ``outcomes``."""
+    inside = applies * member[:, None]
+    shares, z_check = linearised_ratios(sufficient, inside, design.pi)
+    counts = inside.sum(axis=0).astype(int)
+    return shares, design.variance.covariance(z_check), counts
 
 
 def draw_shares(
@@ -132,8 +126,9 @@ def rate(
     values = None if by is None else design.sample[by]
     index = {j: design.judgements.index(j) for j in JUDGEMENTS if j in design.judgements}
     rows = []
+    sufficient, applies = outcomes(design)
     for name, member in groups_of(values, len(design.pi)):
-        shares, covariance, counts = joint_shares(design, member)
+        shares, covariance, counts = joint_shares(design, member, sufficient, applies)
         judged = counts > 0
         kept = np.flatnonzero(judged)
         simulated = np.full((draws, len(shares)), np.nan)

@@ -10,7 +10,7 @@ import pandas as pd
 from features.contract import NOT_APPLICABLE, SUFFICIENT
 from serving.intervals import CI_METHOD, domain_df, effective_n, wilson
 from serving.pooling import JudgedDesign
-from serving.variance import ResidualVariance
+from serving.variance import ResidualVariance, linearised_ratios
 
 ESTIMATE_COLUMNS: tuple[str, ...] = (
     "judgement",
@@ -33,19 +33,16 @@ def ratio(
     sufficient: np.ndarray, applies: np.ndarray, pi: np.ndarray, variance: ResidualVariance
 ) -> tuple[int, float, float]:
     """n, Hájek estimate and standard error of the share sufficient among applicable cases."""
+    share, z_check = linearised_ratios(sufficient[:, None], applies[:, None], pi)
     n = int(applies.sum())
-    weight = applies / pi
-    total = weight.sum()
-    if n == 0 or total == 0:
+    if n == 0 or np.isnan(share[0]):
         return n, float("nan"), float("nan")
-    share = float((weight * sufficient).sum() / total)
-    z = applies * (sufficient - share) / total
-    return n, share, float(np.sqrt(max(variance(z / pi), 0.0)))
+    return n, float(share[0]), float(np.sqrt(max(variance(z_check[:, 0]), 0.0)))
 
 
-def outcomes(design: JudgedDesign, judgement: str) -> tuple[np.ndarray, np.ndarray]:
-    """(sufficient, applies) as 0/1 arrays for one judgement."""
-    values = design.sample[judgement].astype(str).to_numpy()
+def outcomes(design: JudgedDesign) -> tuple[np.ndarray, np.ndarray]:
+    """(sufficient, applies) as 0/1 matrices, one column per judgement of the design."""
+    values = design.sample[design.judgements].astype(str).to_numpy()
     return (values == SUFFICIENT).astype(float), (values != NOT_APPLICABLE).astype(float)
 
 
@@ -64,11 +61,12 @@ def table(
 ) -> pd.DataFrame:
     """The estimate rows of ``judgements`` × ``groups`` on one prepared design."""
     rows = []
+    sufficient, applies = outcomes(design)
     for judgement in judgements:
-        sufficient, applies = outcomes(design, judgement)
+        column = design.judgements.index(judgement)
         for name, member in groups:
-            inside = applies * member
-            n, share, se = ratio(sufficient, inside, design.pi, design.variance)
+            inside = applies[:, column] * member
+            n, share, se = ratio(sufficient[:, column], inside, design.pi, design.variance)
             df = domain_df(design.strata, inside > 0) if n else 0
             low, high = wilson(share, se, n, df)
             rows.append(

@@ -193,6 +193,22 @@ class ResidualVariance:
         return residual.T @ residual
 
 
+def linearised_ratios(
+    y: np.ndarray, applies: np.ndarray, pi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hájek ratios R = Σ a·y/π / Σ a/π per column and their linearised ž = a(y − R)/(π Σ a/π).
+
+    The shares the estimator publishes and what their variance is taken of (Taylor
+    linearisation of a ratio); a column without applicable cases gets R = NaN and ž = 0.
+    """
+    weight = applies / pi[:, None]
+    total = weight.sum(axis=0)
+    some = total > 0
+    safe = np.where(some, total, 1.0)
+    share = np.where(some, (weight * y).sum(axis=0) / safe, np.nan)
+    return share, weight * (y - np.where(some, share, 0.0)) / safe
+
+
 def officer_correlation(residuals: np.ndarray, officers: np.ndarray) -> float:
     """Pooled correlation of the residuals of sampled cases sharing an officer, in [−1, 1].
 
