@@ -26,6 +26,7 @@ from features.contract import (
     JUDGEMENTS,
     NOT_INSPECTED,
     SUFFICIENT,
+    has_verdict,
 )
 from features.errors import InputError
 from features.pipeline import CaseFeatures
@@ -57,15 +58,6 @@ class TrainingResult:
     split: TemporalSplit
     test_predictions: pd.DataFrame  # case_id, judgement, y, p, weight for every test row
     skipped: dict[str, str] = field(default_factory=dict)
-
-
-def judged(values: np.ndarray) -> np.ndarray:
-    """Where a judgement column holds a verdict: sufficient or insufficient.
-
-    ``not_applicable``, ``not_inspected`` (a drawn case that could not be examined) and empty
-    cells carry no label, so training, metrics and gates all leave them out.
-    """
-    return np.isin(np.asarray(values).astype(str), (SUFFICIENT, INSUFFICIENT))
 
 
 def design_weights(cases: pd.DataFrame) -> np.ndarray | None:
@@ -184,7 +176,7 @@ def prepare(
 def judgement_rows(cases: pd.DataFrame, inputs: ModelInputs, judgement: str) -> JudgementRows:
     """The judged rows of ``judgement`` on each side of the split, and whether to skip it."""
     values = cases[judgement].astype(str).to_numpy()
-    applies = judged(values)
+    applies = has_verdict(values)
     y = (values == INSUFFICIENT).astype(int)
     split, weight = inputs.split, inputs.weight
     train_rows = split.train[applies[split.train]]

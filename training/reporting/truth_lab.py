@@ -31,13 +31,12 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import log_loss, roc_auc_score
 
-from features.contract import INSUFFICIENT, JUDGEMENTS, score_column, truth_column
+from features.contract import INSUFFICIENT, JUDGEMENTS, has_verdict, score_column, truth_column
 from features.synthetic.truth import DRIVERS, solve_truth
 from training.bootstrap_metrics import officer_counts
 from training.reporting.explain import Contributions
 from training.reporting.fairness import age_band
 from training.trainer import design_weights
-from training.trainer import judged as has_verdict
 
 N_BOOT = 200
 TOP_DRIVERS = 3
