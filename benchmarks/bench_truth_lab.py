@@ -57,7 +57,9 @@ def run(data: pd.DataFrame, cases: int, seed: int) -> dict[str, object]:
     X = result.model.matrix(held_out)
     shap = explain_matrix(result.model, X)
     start = time.perf_counter()
-    lab = truth_lab(held_out, result.model.predict(held_out), shap, list(X.columns))
+    lab = truth_lab(
+        held_out, result.model.predict(held_out), shap, list(X.columns), model=result.model
+    )
     lab_seconds = time.perf_counter() - start
     metrics = result.metrics[
         (result.metrics["model"] == "lightgbm") & (result.metrics["weighting"] == "unweighted")

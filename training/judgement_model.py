@@ -4,6 +4,8 @@ Grouped cross-validation (each officer's cases in one validation fold) picks the
 boosting rounds by early stopping on the validation fold and yields out-of-fold margins; the
 calibrator (isotonic or sigmoid, whichever predicts held-out officers better) is fitted on those
 margins; the final booster is refitted on every training row with the chosen number of rounds.
+The fold boosters are kept, trimmed to their best round: refits without one fold of officers,
+their spread is the model's estimation error (the truth lab's intervals).
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ class JudgementClassifier(ClassifierMixin, BaseEstimator):
         self.categorical_features_ = list(categorical_features)
         params = self._lgb_params()
         margins = np.zeros(len(y))
-        rounds = []
+        rounds, boosters = [], []
         for train, valid in self._splitter().split(X, y, groups):
             booster = lgb.train(
                 params,
@@ -137,6 +139,8 @@ class JudgementClassifier(ClassifierMixin, BaseEstimator):
             margins[valid] = booster.predict(
                 X.iloc[valid], num_iteration=booster.best_iteration, raw_score=True
             )
+            boosters.append(lgb.Booster(model_str=booster.model_to_string(booster.best_iteration)))
+        self.fold_boosters_ = boosters  # refits without one fold: the estimation spread
         return margins, np.asarray(rounds, dtype=int)
 
     def _splitter(self) -> BaseCrossValidator:

@@ -144,7 +144,9 @@ def build_report(
     on_step("truth lab")
     held_shap = rows_of(shap, held_rows)
     lab = (
-        truth_lab(held_out, scores, held_shap, features, seed=seed) if has_truth(held_out) else None
+        truth_lab(held_out, scores, held_shap, features, seed=seed, model=model)
+        if has_truth(held_out)
+        else None
     )
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(cases), min(PLOT_CASES, len(cases)), replace=False))

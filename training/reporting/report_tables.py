@@ -83,7 +83,7 @@ def truth_context(lab: TruthLab) -> dict[str, object]:
             "true rank": top["true_rank"],
             "driver": top["driver"],
             "contrast": top["contrast"],
-            "recovered (avg SHAP difference), points [95% CI]": [
+            "recovered (avg SHAP difference), points [simultaneous 95% CI]": [
                 f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]"
                 for v, lo, hi in top[["recovered", "low", "high"]].to_numpy()
             ],

@@ -66,9 +66,10 @@ columns can do. Largest AUC gap: <strong>{{ "%.4f" | format(truth.max_auc_gap) }
 <h3>Recovered against true effects of each judgement's three strongest true drivers</h3>
 <p class="note">Recovered: the average SHAP difference (probability scale, points) between the
 two groups of the contrast; the true effect is the same difference of the generator's own
-additive decomposition on the same cases. The interval resamples officers of these cases: it
-covers which cases were evaluated, not the model's estimation error, so a small systematic
-shortfall (regularisation, credit shared with correlated features) falls outside it. True effect
+additive decomposition on the same cases. The interval covers which cases were evaluated (a
+bootstrap resampling officers) and the model's estimation error (the spread of its five
+cross-validation refits, each without one fold of officers: a delete-one-fold jackknife); it is
+simultaneous, 95% jointly for a judgement's three drivers (each at 1 - 0.05/3). True effect
 inside the interval: {{ truth.drivers_inside }} of {{ truth.drivers_shown }} drivers; all three
 for {{ truth.recovered }} of {{ truth.judgements }} judgements.</p>
 {{ truth.drivers | safe }}

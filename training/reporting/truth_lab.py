@@ -8,12 +8,13 @@ judgement on its applicable rows, design-weighted when the cases carry inclusion
 - **Drivers**: for each driver of the truth (``features.synthetic.truth.DRIVERS``) a contrast of two
   groups of cases (e.g. caseload 50 or more against below 50); the *recovered* effect is the average
   SHAP difference (probability scale: mean contribution of the feature in the first group minus the
-  second), with a 95% interval from a bootstrap that resamples officers; the *true* effect is the
-  same average difference of the truth's own decomposition. The truth is additive in the log-odds,
-  so its contributions are formed exactly as ``training.reporting.explain`` forms the model's: each
-  driver's centred log-odds term, scaled by (p_true - p_true(base)) / (eta - base). The interval
-  covers which cases were evaluated, not the model's estimation error; early stopping leaves the
-  booster's effects shrunk (README, "Truth lab"), which the interval does not cover.
+  second); the *true* effect is the same average difference of the truth's own decomposition.
+  The truth is additive in the log-odds, so its contributions are formed exactly as
+  ``training.reporting.explain`` forms the model's: each driver's centred log-odds term, scaled
+  by (p_true - p_true(base)) / (eta - base). The interval covers both which cases were evaluated
+  (a bootstrap that resamples officers) and the model's estimation error (the delete-one-fold
+  jackknife of the champion's cross-validation fold boosters, kept from training), and is
+  simultaneous: 95% jointly for a judgement's three strongest drivers (each at 1 - 0.05/3).
 - **Protected characteristics**: the generator gives gender, ethnicity and age no direct effect.
   Per group against the largest group, the observed gap in the share insufficient, the model's
   predicted gap split by SHAP into the features that carry it (proxies), the true gap, and the
@@ -24,22 +25,30 @@ judgement on its applicable rows, design-weighted when the cases carry inclusion
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 from sklearn.metrics import log_loss, roc_auc_score
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, has_verdict, score_column, truth_column
 from features.synthetic.truth import DRIVERS, solve_truth
 from training.bootstrap_metrics import officer_counts
-from training.reporting.explain import Contributions
+from training.bundle import CaseworkModel
+from training.reporting.explain import Contributions, shap_contributions
 from training.reporting.fairness import age_band
 from training.trainer import design_weights
 
 N_BOOT = 200
 TOP_DRIVERS = 3
+LEVEL = 0.95
+SIMULTANEOUS_Z = float(norm.ppf(1 - (1 - LEVEL) / (2 * TOP_DRIVERS)))
+"""Each driver interval's z: 95% jointly for a judgement's three strongest drivers (Bonferroni)."""
+SPREAD_CASES = 2_000
+"""Evaluation cases the fold boosters are explained on (their spread, not the effect itself)."""
 JUDGEMENT_MIX = "judgement mix"
 """The part of a pooled gap due to which judgements apply (each model's base probability)."""
 
@@ -85,7 +94,7 @@ class TruthLab:
     """The three comparison tables (see the module docstring)."""
 
     bayes: pd.DataFrame  # judgement, n, auc_model, auc_bayes, auc_gap, log_loss_model, ...
-    drivers: pd.DataFrame  # judgement, driver, contrast, true_rank, recovered, low, high, true
+    drivers: pd.DataFrame  # judgement, driver, contrast, true_rank, recovered, low, high, ...
     protected: pd.DataFrame  # characteristic, group, reference, n, observed, predicted, ...
 
     def recovered(self, top: int = TOP_DRIVERS) -> pd.Series:
@@ -127,9 +136,13 @@ def truth_lab(
     features: list[str],
     n_boot: int = N_BOOT,
     seed: int = 0,
+    model: CaseworkModel | None = None,
 ) -> TruthLab:
     """The truth lab on evaluation ``cases`` (with ``p_true__*``), their model ``scores`` and
-    TreeSHAP ``shap`` (rows aligned with ``cases``, columns in the order of ``features``)."""
+    TreeSHAP ``shap`` (rows aligned with ``cases``, columns in the order of ``features``).
+
+    With the champion ``model`` the driver intervals also cover its estimation error, from the
+    spread of its cross-validation fold boosters (see ``fold_shap``)."""
     cases = cases.reset_index(drop=True)
     weight = design_weights(cases)
     weight = np.ones(len(cases)) if weight is None else weight
@@ -137,9 +150,21 @@ def truth_lab(
     resample = officer_counts(len(uniques), n_boot, seed)
     truth = _true_contributions(cases)
     applicable = {j: has_verdict(cases[j].to_numpy()) for j in JUDGEMENTS if j in shap}
+    spread = np.sort(np.random.default_rng(seed).permutation(len(cases))[:SPREAD_CASES])
     return TruthLab(
         _bayes(cases, scores, applicable, weight),
-        _drivers(cases, shap, truth, features, applicable, weight, officers, resample),
+        _drivers(
+            cases,
+            shap,
+            truth,
+            features,
+            applicable,
+            weight,
+            officers,
+            resample,
+            None if model is None else fold_shap(model, cases.iloc[spread]),
+            spread,
+        ),
         _protected(cases, scores, shap, features, applicable, weight, officers, resample),
     )
 
@@ -235,6 +260,38 @@ def _interval(
     return point, low, high
 
 
+def fold_shap(model: CaseworkModel, cases: pd.DataFrame) -> dict[str, list[Contributions]]:
+    """TreeSHAP of each judgement's cross-validation fold boosters on ``cases``, with the
+    champion's calibrator: refits without one fold of officers, kept from training, whose spread
+    is the model's estimation error."""
+    values = model.matrix(cases).to_numpy(dtype=float)
+    found = {}
+    for judgement, classifier in model.models.items():
+        found[judgement] = []
+        for booster in getattr(classifier, "fold_boosters_", ()):
+            refit = copy.copy(classifier)
+            refit.booster_ = booster
+            found[judgement].append(shap_contributions(refit, values))
+    return found
+
+
+def _estimation_variance(
+    refits: list[np.ndarray], groups: tuple[np.ndarray, np.ndarray], weight: np.ndarray
+) -> float:
+    """Delete-one-fold jackknife variance of a contrast, (K-1)/K Σ (gap_k - mean)², from the K
+    fold boosters' contributions ``refits`` (n,) each; 0 without fold boosters."""
+    if len(refits) < 2:
+        return 0.0
+    first, second = groups
+    values = np.column_stack(refits)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gaps = (weight[first] @ values[first]) / weight[first].sum() - (
+            weight[second] @ values[second]
+        ) / weight[second].sum()
+    k = len(refits)
+    return float((k - 1) / k * ((gaps - gaps.mean()) ** 2).sum())
+
+
 def _drivers(
     cases: pd.DataFrame,
     shap: dict[str, Contributions],
@@ -244,7 +301,12 @@ def _drivers(
     weight: np.ndarray,
     officers: np.ndarray,
     resample: np.ndarray,
+    folds: dict[str, list[Contributions]] | None,
+    spread: np.ndarray,
 ) -> pd.DataFrame:
+    """One row per judgement and driver; the interval is the recovered effect ± z·SE with SE²
+    the officer-bootstrap variance over the evaluation cases plus the fold boosters' jackknife
+    variance (on the evaluation cases ``spread``), z for 95% jointly over three drivers."""
     ranks = solve_truth().driver_variance(cases).rank(axis=1, ascending=False, method="first")
     columns = [features.index(d) for d in DRIVERS]
     contrasts = [CONTRASTS[d][1](cases) for d in DRIVERS]
@@ -254,20 +316,29 @@ def _drivers(
         j = JUDGEMENTS.index(judgement)
         model = shap[judgement].probability[:, columns]
         true = np.column_stack([truth[d][:, j] for d in DRIVERS])
+        refits = [] if folds is None else [f.probability[:, columns] for f in folds[judgement]]
         for k, driver in enumerate(DRIVERS):
-            first, second = (g & keep for g in contrasts[k])
-            totals = _group_means(model[:, [k]], (first, second), weight, officers, n_officers)
-            point, low, high = _interval(totals, resample)
-            true_totals = _group_means(true[:, [k]], (first, second), weight, officers, n_officers)
+            pair = tuple(g & keep for g in contrasts[k])
+            totals = _group_means(model[:, [k]], pair, weight, officers, n_officers)
+            point = _gap(totals.sum(axis=0))[0]
+            replicates = _gap(np.einsum("bo,okc->bkc", resample, totals))[:, 0]
+            evaluation = np.nanvar(replicates, ddof=1)
+            estimation = _estimation_variance(
+                [r[:, k] for r in refits], tuple(g[spread] for g in pair), weight[spread]
+            )
+            half = SIMULTANEOUS_Z * np.sqrt(evaluation + estimation)
+            true_totals = _group_means(true[:, [k]], pair, weight, officers, n_officers)
             rows.append(
                 {
                     "judgement": judgement,
                     "driver": driver,
                     "contrast": CONTRASTS[driver][0],
                     "true_rank": int(ranks.loc[judgement, driver]),
-                    "recovered": 100 * point[0],
-                    "low": 100 * low[0],
-                    "high": 100 * high[0],
+                    "recovered": 100 * point,
+                    "low": 100 * (point - half),
+                    "high": 100 * (point + half),
+                    "se_evaluation": 100 * np.sqrt(evaluation),
+                    "se_estimation": 100 * np.sqrt(estimation),
                     "true": 100 * _gap(true_totals.sum(axis=0))[0],
                 }
             )
