@@ -38,7 +38,8 @@ its own from Q, the two can differ by 0.1 (measured with ``tests/studies/plannin
 each draw first draws the frame's logit shares around logit(Q), then the sample's around them, and
 P(right rating) is the share of ``DRAWS`` fixed-seed draws whose lowest key question lands in the
 band of the drawn frame's lowest: a statement calibrated over the frames the scores could describe.
-Given the frame's realised shares (``known``: the planning study), only the sample is drawn.
+Without the frame's officers (``RatingOdds(officer=None)``: the planning study, told the frame's
+realised shares) only the sample is drawn.
 
 The smallest size reaching ``TARGET`` comes from an interpolation search over sizes with the design
 rebuilt at each probed size (the same normal draws at every size, so P(right) moves smoothly): the
@@ -218,10 +219,11 @@ class RatingOdds:
     """P(the sample rates each standard right) for any inclusion chances, on one frame.
 
     Args:
-        known: the frame's shares are known (the mean scores are the realised shares, as in
-            the planning study): only the sample varies. Otherwise (planning) the truth is
-            the share of the judgements inspectors would actually make, which spreads around
-            the predicted one (``population_covariance``) and is drawn too.
+        officer: each frame case's officer code. Given (planning), the truth is the share of
+            the judgements inspectors would actually make, which spreads around the predicted
+            one (``population_covariance``) and is drawn here, once for every size probed.
+            None: the mean scores are the frame's realised shares (the planning study) and
+            only the sample varies.
     """
 
     def __init__(
@@ -230,7 +232,7 @@ class RatingOdds:
         seed: int,
         draws: int = DRAWS,
         applies: pd.DataFrame | None = None,
-        known: bool = False,
+        officer: np.ndarray | None = None,
     ) -> None:
         names, self.q = sufficient_matrix(scores)
         self.applies = None if applies is None else applies[names].to_numpy(dtype=float)
@@ -247,15 +249,18 @@ class RatingOdds:
         self.truth = np.array([int(band(row[3])) for row in self.standards])
         rng = np.random.default_rng(seed)
         self.normal = rng.standard_normal((draws, len(names)))
-        self.population = None if known else rng.standard_normal((draws, len(names)))
+        self.slopes = np.outer(self.slope, self.slope)
+        self.frame_logits = np.broadcast_to(self.logit, (draws, len(names)))
+        if officer is not None:
+            spread = population_covariance(self.q, officer, self.applies) * self.slopes
+            population = rng.standard_normal((draws, len(names)))
+            self.frame_logits = self.logit + population @ psd_root(spread).T
+        self.frame_bands = np.column_stack(
+            [band(expit(self.frame_logits[:, row[4]].min(axis=1))) for row in self.standards]
+        )
 
     def p_right(self, design: Design, method: str) -> np.ndarray:
         """Share of draws giving each standard its true rating with samples of ``design``."""
-        slopes = np.outer(self.slope, self.slope)
-        truth = self.logit[None, :]
-        if self.population is not None:
-            spread = population_covariance(self.q, design.groups.officer, self.applies) * slopes
-            truth = truth + self.population @ psd_root(spread).T
         cov = share_covariance(
             design.pi,
             self.q,
@@ -263,12 +268,11 @@ class RatingOdds:
             balanced_on=auxiliaries(design, method),
             blocks=one_case_blocks(design),
         )
-        drawn = truth + self.normal @ psd_root(cov * slopes).T
-        right = [
-            band(expit(drawn[:, row[4]].min(axis=1))) == band(expit(truth[:, row[4]].min(axis=1)))
-            for row in self.standards
-        ]
-        return np.column_stack(right).mean(axis=0)
+        drawn = self.frame_logits + self.normal @ psd_root(cov * self.slopes).T
+        rated = np.column_stack(
+            [band(expit(drawn[:, row[4]].min(axis=1))) for row in self.standards]
+        )
+        return (rated == self.frame_bands).mean(axis=0)
 
 
 class _Probe:
@@ -361,7 +365,7 @@ def rating_accuracy(
     aligned with ``frame``'s rows and ``design`` is the request's. Returns the rows, the largest
     size searched (``None`` if no search went up) and notes.
     """
-    odds = RatingOdds(scores, seed, applies=applies)
+    odds = RatingOdds(scores, seed, applies=applies, officer=design.groups.officer)
     if not odds.standards:
         return [], None, ["no judgement has scores for every case: ratings cannot be planned"]
     fields = request.model_dump()

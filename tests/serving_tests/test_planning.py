@@ -42,7 +42,9 @@ def planned(frame, scores, request: SampleRequest):
 
 def p_right_at(frame, scores, request: SampleRequest, size: int) -> np.ndarray:
     sized = SampleRequest.model_validate({**request.model_dump(), "size": size})
-    return RatingOdds(scores, SEED).p_right(design_for(frame, scores, sized), request.method)
+    design = design_for(frame, scores, sized)
+    odds = RatingOdds(scores, SEED, officer=design.groups.officer)
+    return odds.p_right(design, request.method)
 
 
 def test_every_standard_gets_a_chance_and_a_size_that_reaches_90_percent(window) -> None:
@@ -84,7 +86,7 @@ def test_far_from_thresholds_is_nearly_sure_and_on_a_threshold_a_little_better_t
     sigma2 = share_covariance(design.pi, q, **fixed)[0, 0]
     expected = 0.5 + np.arcsin(np.sqrt(tau2 / (tau2 + sigma2))) / np.pi
     assert expected > 0.5 + 4 * MC_SE  # the frame's own spread matters at this size
-    known = RatingOdds(constructed, SEED, known=True).p_right(design, request.method)
+    known = RatingOdds(constructed, SEED).p_right(design, request.method)
     by_name = {r["standard"]: r for r in rows}
     on_threshold = {"review", "engagement"}
     for index, (name, row) in enumerate(by_name.items()):

@@ -65,12 +65,13 @@ def planner_against_draws(
     centred, sufficient, applies, realised = centred_truth(frame, judged, scores)
     truly = pd.DataFrame(applies, columns=list(JUDGEMENTS))
     chances = pd.DataFrame(solve_truth().p_applies(frame), columns=list(JUDGEMENTS))
+    officers = pd.factorize(frame["officer_id"])[0]
     odds = {
-        name: RatingOdds(aligned_scores(frame, scores), ODDS_SEED, applies=chances)
-        if given is PREDICTED
-        else RatingOdds(
-            centred, ODDS_SEED, applies=truly if given is TRUE_APPLIES else given, known=True
+        name: RatingOdds(
+            aligned_scores(frame, scores), ODDS_SEED, applies=chances, officer=officers
         )
+        if given is PREDICTED
+        else RatingOdds(centred, ODDS_SEED, applies=truly if given is TRUE_APPLIES else given)
         for name, given in (variants or {"stated": TRUE_APPLIES}).items()
     }
     first = next(iter(odds.values()))
