@@ -250,14 +250,17 @@ def _gap(totals: np.ndarray) -> np.ndarray:
         return totals[..., 0] / totals[..., 1] - totals[..., 2] / totals[..., 3]
 
 
+def _replicates(totals: np.ndarray, resample: np.ndarray) -> np.ndarray:
+    """The gap in each officer-bootstrap replicate, (replicates, k), from ``totals``."""
+    return _gap(np.einsum("bo,okc->bkc", resample, totals))
+
+
 def _interval(
     totals: np.ndarray, resample: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gap, and its 95% officer-bootstrap interval, for per-officer ``totals`` (officers, k, 4)."""
-    point = _gap(totals.sum(axis=0))
-    replicates = _gap(np.einsum("bo,okc->bkc", resample, totals))
-    low, high = np.nanpercentile(replicates, [2.5, 97.5], axis=0)
-    return point, low, high
+    low, high = np.nanpercentile(_replicates(totals, resample), [2.5, 97.5], axis=0)
+    return _gap(totals.sum(axis=0)), low, high
 
 
 def fold_shap(model: CaseworkModel, cases: pd.DataFrame) -> dict[str, list[Contributions]]:
@@ -321,8 +324,7 @@ def _drivers(
             pair = tuple(g & keep for g in contrasts[k])
             totals = _group_means(model[:, [k]], pair, weight, officers, n_officers)
             point = _gap(totals.sum(axis=0))[0]
-            replicates = _gap(np.einsum("bo,okc->bkc", resample, totals))[:, 0]
-            evaluation = np.nanvar(replicates, ddof=1)
+            evaluation = np.nanvar(_replicates(totals, resample)[:, 0], ddof=1)
             estimation = _estimation_variance(
                 [r[:, k] for r in refits], tuple(g[spread] for g in pair), weight[spread]
             )
