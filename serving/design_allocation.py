@@ -18,8 +18,6 @@ from serving.design_groups import SOURCE, Groups
 
 HEADROOM = 1.0
 """Expected cases above a hard minimum (balanced method)."""
-MAX_BALANCE_LEVELS = 100
-"""A balancing column with more levels than this is refused (each level is a row of the cube)."""
 COARSER: dict[str, str] = {"officer_id": "office", "office": "region", "provider": "region"}
 """What a refusal offers instead of a stratifying column that makes too many strata."""
 

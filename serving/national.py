@@ -30,10 +30,9 @@ def inspection_year(dates: pd.Series) -> pd.Series:
 
 def national_tables(
     judged_samples: JudgedDesign | pd.DataFrame | Sequence[pd.DataFrame],
-    sources: Sequence[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """{"table 2": …, "table 3": …} for the pooled judged samples."""
-    design = designed(judged_samples, sources=sources)
+    design = designed(judged_samples)
     for column in TABLE_COLUMNS:
         if column not in design.sample.columns:
             return {}

@@ -108,7 +108,6 @@ def share_covariance(
     correlation: float = RESIDUAL_CORRELATION,
     applies: np.ndarray | None = None,
     balanced_on: np.ndarray | None = None,
-    fpc: np.ndarray | None = None,
     blocks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Analytic k × k covariance of the estimated shares under inclusion chances ``pi``.
@@ -122,7 +121,6 @@ def share_covariance(
             the balancing categories of balanced samples): the spread of the expected
             ž = E[z]/π is then its residual from them, weighted by π(1 − π) (the
             Deville–Tillé approximation the estimator uses), not ž itself (Poisson sampling).
-        fpc: each case's finite-population factor in place of 1 − π.
         blocks: each case's block among those no sample takes two cases of (``one_case_blocks``;
             −1: none). Two cases of one block are never drawn together (joint chance 0, not
             π_i π_i'), so each such pair takes E[z_i z_i'] off: the product of their (fitted)
@@ -130,7 +128,7 @@ def share_covariance(
     """
     alpha, spread, sd, total = _outcomes(q, applies)
     # a certain case (π = 1, up to rounding) adds nothing: never a negative factor
-    factor = np.clip(1.0 - pi if fpc is None else fpc, 0.0, None)[:, None]
+    factor = np.clip(1.0 - pi, 0.0, None)[:, None]
     c = pi[:, None] * factor
     expected = alpha * spread / pi[:, None]
     if balanced_on is not None:

@@ -130,14 +130,13 @@ def check_by(sample: pd.DataFrame, by: str | None, source: str) -> None:
 def designed(
     judged: JudgedDesign | pd.DataFrame | Sequence[pd.DataFrame],
     by: str | None = None,
-    sources: Sequence[str] | None = None,
 ) -> JudgedDesign:
     """A design already prepared (so estimates, ratings and tables of the same samples share
     one), ``by`` checked against its cases; otherwise ``prepare``'s."""
     if isinstance(judged, JudgedDesign):
         check_by(judged.sample, by, "sample")
         return judged
-    return prepare(judged, by, sources)
+    return prepare(judged, by)
 
 
 def check(sample: pd.DataFrame, by: str | None, judgements: list[str], source: str) -> None:

@@ -44,6 +44,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from features.errors import InputError
 from features.settings import get_settings
 from serving.champion import NO_CHAMPION, Champion
 from serving.commitment import SealedStore, records
@@ -70,6 +71,7 @@ from serving.io import (
     SimulationAnswer,
 )
 from serving.jobs import estimates_and_ratings, run_job, sample_answer, start_warm_up
+from serving.pooling import check_by
 from serving.refusals import answered, problem, too_many
 from serving.workflow import Options, simulate_request
 from training.lifecycle.promotion import link
@@ -210,8 +212,10 @@ class Casework:
         if not sample:
             return problem(400, "empty sample", [{"loc": ["body", "sample"], "msg": "no rows"}])
         judged = pd.DataFrame([row.model_dump() for row in sample]).dropna(axis=1, how="all")
-        if by is not None and (why := _not_a_group_column(judged, by)) is not None:
-            return problem(422, why, [{"loc": ["body", "by"], "msg": why}])
+        try:
+            check_by(judged, by, "request")
+        except InputError as error:
+            return problem(422, error.rule, [{"loc": ["body", "by"], "msg": error.rule}])
 
         def work() -> Estimates:
             table, rated = self._job(estimates_and_ratings, judged, by, ratings, frame=None)
@@ -234,16 +238,6 @@ class Casework:
         """``function(*args)`` in a job process under the deadline (``serving.jobs``)."""
         spin = frame is not None and frame == self.settings.slow_frame
         return run_job(function, *args, deadline=self.settings.job_deadline_seconds, spin=spin)
-
-
-def _not_a_group_column(judged: pd.DataFrame, by: str) -> str | None:
-    """Why ``by`` cannot group the sample rows (missing, or holding lists or objects)."""
-    if by not in judged.columns:
-        return f"{by!r} is not a column of the sample rows"
-    scalar = judged[by].map(lambda v: v is None or isinstance(v, str | int | float | bool))
-    if not scalar.all():
-        return f"{by!r} must hold plain values (text, numbers), not lists or objects"
-    return None
 
 
 async def _model_route(request: Request) -> JSONResponse:

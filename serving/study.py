@@ -204,12 +204,7 @@ def _cell(column: str, value: object) -> str:
 
 def study_html(table: pd.DataFrame, title: str, notes: list[str]) -> str:
     """A self-contained HTML page of the study table (no scripts, no requests)."""
-    shown = formatted(table)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in shown.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-        for row in shown.itertuples(index=False)
-    )
+    shown = formatted(table).to_html(index=False, border=0)  # escaped by pandas
     items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -221,7 +216,7 @@ th:first-child, td:first-child {{ text-align: left; }}
 th {{ background: #f3f3f3; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+{shown}
 <ul>{items}</ul>
 </body></html>
 """

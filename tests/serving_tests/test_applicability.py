@@ -144,7 +144,5 @@ def test_a_certain_case_rounded_above_one_adds_no_variance() -> None:
     rounded[:3] = 1.0 + 1e-9
     exact = pi.copy()
     exact[:3] = 1.0
-    found = share_covariance(rounded, q, balanced_on=strata, fpc=1.0 - rounded)
-    np.testing.assert_allclose(
-        found, share_covariance(exact, q, balanced_on=strata, fpc=1.0 - exact), rtol=1e-6
-    )
+    found = share_covariance(rounded, q, balanced_on=strata)
+    np.testing.assert_allclose(found, share_covariance(exact, q, balanced_on=strata), rtol=1e-6)

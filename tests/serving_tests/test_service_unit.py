@@ -24,7 +24,14 @@ from features.settings import get_settings
 from features.synthetic.truth import true_scores
 from serving.champion import Champion
 from serving.commitment import verify
-from serving.io import EXAMPLE_CASE, FrameRecord, Reloaded, SampleAnswer, SimulationAnswer
+from serving.io import (
+    EXAMPLE_CASE,
+    FrameRecord,
+    JudgedRow,
+    Reloaded,
+    SampleAnswer,
+    SimulationAnswer,
+)
 from serving.sampling import SampleRequest, draw_sample
 from serving.service import DIRECT_ROWS, Casework
 from serving.simulation import APPLICABILITY_UNKNOWN
@@ -135,12 +142,14 @@ def test_predict_answers_the_champions_scores_directly_and_refuses_repeats(
 def test_too_many_rows_are_refused_before_any_scoring(casework, patched, monkeypatch) -> None:
     monkeypatch.setattr(casework.settings, "max_rows", 2)
     cases = [FrameRecord(**{**EXAMPLE_CASE, "case_id": f"C{i}"}) for i in range(3)]
+    judged = [JudgedRow(case_id=f"C{i}", stratum="s", inclusion_probability=0.5) for i in range(3)]
     answers = [
         run(casework.predict(cases)),
         casework.explain(cases),
+        run(casework.estimate(judged)),
         run(casework.estimate([])),
     ]
-    assert [a.status_code for a in answers] == [413, 413, 400]
+    assert [a.status_code for a in answers] == [413, 413, 413, 400]
     assert "limit is 2" in body(answers[0])["detail"][0]["msg"]
     assert patched.calls == 0
 
