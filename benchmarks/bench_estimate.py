@@ -21,7 +21,7 @@ from serving.estimation import estimate, national_tables, rate
 from serving.ratings import BANDS, STANDARDS, band
 from serving.sampling import SampleRequest, block_columns, design_for
 from serving.simulation import draw_many
-from tests.serving_tests.test_estimation_coverage import reliability, spread_statements
+from tests.studies.ratings import reliability, spread_statements
 
 FRAME_SEED = 23
 DRAW_SEED = 29

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks.common import Row, best_of, report
+from features.settings import workspace_environment
 from features.synthetic.generator import generate
 from features.synthetic.truth import true_scores
 from serving.sampling import SampleRequest, design_for
@@ -58,7 +59,7 @@ def watch(command: list[str], env: dict[str, str]) -> dict[str, float]:
 
     def sample() -> None:
         root = psutil.Process(process.pid)
-        while not done.is_set():
+        while not done.wait(0.1):  # also the pause after a process vanished mid-read
             try:
                 family = [root, *root.children(recursive=True)]
                 sizes = {p: p.memory_info().rss / MIB for p in family}
@@ -68,7 +69,6 @@ def watch(command: list[str], env: dict[str, str]) -> dict[str, float]:
             jvm = sum(s for p, s in sizes.items() if _is_java(p))
             peaks["jvm"] = max(peaks["jvm"], jvm)
             peaks["tree"] = max(peaks["tree"], sum(sizes.values()))
-            done.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -89,14 +89,7 @@ def _is_java(process: psutil.Process) -> bool:
 
 def registered_champion(root: Path) -> dict[str, str]:
     """Train on ``TRAIN_CASES`` generated cases, register and export the champion; the env."""
-    env = {
-        **os.environ,
-        "CASEWORK_DATA_DIR": str(root / "data"),
-        "CASEWORK_MODELS_DIR": str(root / "models"),
-        "CASEWORK_MLFLOW_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "CASEWORK_MLFLOW_ARTIFACTS": str(root / "mlruns"),
-        "CASEWORK_REPORTS_DIR": str(root / "reports"),
-    }
+    env = {**os.environ, **workspace_environment(root)}
     data = generate(TRAIN_CASES, 1_000, seed=3).inspected
     data.to_parquet(root / "inspected.parquet", index=False)
     casework = str(Path(sys.executable).with_name("casework"))

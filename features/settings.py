@@ -75,3 +75,15 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings read once per process from the environment."""
     return Settings()
+
+
+def workspace_environment(root: Path) -> dict[str, str]:
+    """The CASEWORK_* variables that put data, models, MLflow and reports under ``root``: how
+    tests, benchmarks and scripts run casework in a scratch folder."""
+    return {
+        "CASEWORK_DATA_DIR": str(root / "data"),
+        "CASEWORK_MODELS_DIR": str(root / "models"),
+        "CASEWORK_MLFLOW_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "CASEWORK_MLFLOW_ARTIFACTS": str(root / "mlruns"),
+        "CASEWORK_REPORTS_DIR": str(root / "reports"),
+    }

@@ -181,7 +181,7 @@ def simulate(
     equal = aligned_design(frame, aligned, request.model_copy(update={"risk_weight": 0.0}))
     built = {0.0: equal, request.risk_weight: design}
     base = expected_yield(equal.pi, risk)
-    frontier = []
+    frontier, widths_at = [], {}
     weights = sorted(set(FRONTIER) | {request.risk_weight})
     for weight in weights:
         if time.perf_counter() - started > budget_seconds:
@@ -189,7 +189,7 @@ def simulate(
         point = built.get(weight) or aligned_design(
             frame, aligned, request.model_copy(update={"risk_weight": weight})
         )
-        widths = half_widths(point.pi, aligned, applies)
+        widths = widths_at[weight] = half_widths(point.pi, aligned, applies)
         frontier.append(
             {
                 "risk_weight": weight,
@@ -229,8 +229,8 @@ def simulate(
         equal_chance_insufficient=base,
         yield_ratio=found / base,
         design_effect=kish_deff(design.pi),
-        half_widths=half_widths(design.pi, aligned, applies),
-        equal_chance_half_widths=half_widths(equal.pi, aligned, applies),
+        half_widths=widths_at.get(request.risk_weight) or half_widths(design.pi, aligned, applies),
+        equal_chance_half_widths=widths_at.get(0.0) or half_widths(equal.pi, aligned, applies),
         frontier=frontier,
         draws=len(worst),
         margins_within_2=float(np.mean(np.array(worst) <= 2)) if worst else None,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from features.settings import Settings, get_settings
+from features.settings import Settings, get_settings, workspace_environment
 from features.synthetic.generator import SyntheticData, generate
 
 
@@ -36,14 +36,8 @@ def small_model(small_training):
 def _workspace_at(root: Path) -> Iterator[Settings]:
     """Point the CASEWORK_* settings (data, models, MLflow, reports) at ``root`` while inside."""
     with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "DATA_DIR": root / "data",
-            "MODELS_DIR": root / "models",
-            "MLFLOW_URI": f"sqlite:///{root / 'mlflow.db'}",
-            "MLFLOW_ARTIFACTS": root / "mlruns",
-            "REPORTS_DIR": root / "reports",
-        }.items():
-            env.setenv(f"CASEWORK_{name}", str(value))
+        for name, value in workspace_environment(root).items():
+            env.setenv(name, value)
         get_settings.cache_clear()
         try:
             yield get_settings()

@@ -21,7 +21,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.contract import INSUFFICIENT, JUDGEMENTS, NOT_APPLICABLE, SUFFICIENT
+from features.contract import (
+    INSUFFICIENT,
+    JUDGEMENTS,
+    NOT_APPLICABLE,
+    SUFFICIENT,
+    has_verdict,
+)
 
 MONTH_BANDS: tuple[float, ...] = (3.0, 6.0, 12.0, 24.0)
 """Band edges of ``months_supervised``: [0, 3), [3, 6), [6, 12), [12, 24), 24 and over."""
@@ -61,7 +67,7 @@ def fit_applicability(cases: pd.DataFrame, weight: np.ndarray | None = None) -> 
         if not seen.any():
             continue
         verdicts |= seen
-        applies = np.isin(values, (SUFFICIENT, INSUFFICIENT)).astype(float)
+        applies = has_verdict(values).astype(float)
         sums = (
             pd.DataFrame({"rosh": rosh, "band": band, "w": w, "w2": w**2, "wa": w * applies})[seen]
             .groupby(["rosh", "band"])

@@ -22,6 +22,7 @@ from features.contract import FRAME_COLUMNS, SCORE_COLUMNS
 from features.errors import InputError
 from features.settings import Settings
 from training.lifecycle.registry import CHAMPION, MODEL_NAME, connect
+from training.lifecycle.registry import model_uri as registered_uri  # this module has its own
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -51,9 +52,9 @@ def model_uri(settings: Settings, alias_or_version: str | None = None) -> str:
     try:
         if ref.isdigit():
             client.get_model_version(MODEL_NAME, ref)
-            return f"models:/{MODEL_NAME}/{ref}"
-        client.get_model_version_by_alias(MODEL_NAME, ref)
-        return f"models:/{MODEL_NAME}@{ref}"
+        else:
+            client.get_model_version_by_alias(MODEL_NAME, ref)
+        return registered_uri(ref)
     except MlflowException:
         if alias_or_version is None:
             raise InputError("no champion model: run casework train first") from None

@@ -23,6 +23,12 @@ STRING_DTYPE = pd.StringDtype(na_value=np.nan)
 """pandas 3's ``str`` dtype, spelled out so the tests pin the typed-frame convention."""
 
 
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in a temporary folder, so that files land there and messages name short paths."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _make_inspected(rows: int = ROWS, seed: int = 3) -> pd.DataFrame:
     """A valid typed inspected-case table with ``rows`` rows, in contract order."""
     rng = np.random.default_rng(seed)

@@ -23,9 +23,7 @@ from features.validation import load_table
 STRING_DTYPE = pd.StringDtype(na_value=np.nan)
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def test_typed_frame_has_the_contract_dtypes(valid_inspected: pd.DataFrame) -> None:

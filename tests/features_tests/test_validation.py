@@ -30,11 +30,7 @@ from features.validation import (
     validate_table,
 )
 
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run in a temporary folder so that messages name short relative paths."""
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def run(*args: str) -> tuple[int, str]:

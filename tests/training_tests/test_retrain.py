@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from casework import commands
 from casework.cli import app
 from features.contract import JUDGEMENTS
-from features.settings import get_settings
+from features.settings import get_settings, workspace_environment
 from features.synthetic.generator import generate
 from training.lifecycle import retrain as retrain_job
 from training.lifecycle.drift import drift_html
@@ -36,18 +36,8 @@ from training.lifecycle.store import TrainingStore
 runner = CliRunner()
 
 
-def _env(root: Path) -> dict[str, str]:
-    return {
-        "CASEWORK_DATA_DIR": str(root / "data"),
-        "CASEWORK_MODELS_DIR": str(root / "models"),
-        "CASEWORK_MLFLOW_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "CASEWORK_MLFLOW_ARTIFACTS": str(root / "mlruns"),
-        "CASEWORK_REPORTS_DIR": str(root / "reports"),
-    }
-
-
 @pytest.fixture(scope="module")
-def history(tmp_path_factory) -> Path:
+def history(tmp_path_factory, workspace_at) -> Path:
     """A workspace whose champion (v1) was trained on the older part of a history."""
     root = tmp_path_factory.mktemp("history")
     cases = generate(5_000, 2_000, seed=11).inspected
@@ -63,13 +53,8 @@ def history(tmp_path_factory) -> Path:
     bad = newer.head(50).astype({"officer_caseload": object})
     bad.loc[bad.index[4], "officer_caseload"] = -3
     bad.to_csv(root / "malformed.csv", index=False)
-    old = {k: os.environ.get(k) for k in _env(root)}
-    os.environ.update(_env(root / "work"))
-    get_settings.cache_clear()
-    result = runner.invoke(app, ["train", "--data", str(root / "base.parquet")])
-    for key, value in old.items():
-        os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
-    get_settings.cache_clear()
+    with workspace_at(root / "work"):
+        result = runner.invoke(app, ["train", "--data", str(root / "base.parquet")])
     assert result.exit_code == 0, result.output
     return root
 
@@ -78,7 +63,7 @@ def history(tmp_path_factory) -> Path:
 def work(history, tmp_path, monkeypatch) -> Path:
     """A private copy of the history's workspace, selected through CASEWORK_* variables."""
     shutil.copytree(history / "work", tmp_path / "work", symlinks=True)
-    for key, value in _env(tmp_path / "work").items():
+    for key, value in workspace_environment(tmp_path / "work").items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     yield tmp_path / "work"
@@ -257,7 +242,7 @@ def test_a_second_retrain_waits_for_none_and_says_why(history, work) -> None:
 
 @pytest.mark.slow
 def test_killed_at_each_step_the_store_and_champion_stay_consistent(history, work) -> None:
-    env = {**os.environ, **_env(work)}
+    env = {**os.environ, **workspace_environment(work)}
     command = [sys.executable, "-m", "casework", "retrain", "--new", str(history / "good.parquet")]
     for step in ("append", "export"):
         died = subprocess.run(

@@ -63,9 +63,15 @@ def alias_version(client: MlflowClient, alias: str = CHAMPION) -> str | None:
         return None
 
 
+def model_uri(alias_or_version: str) -> str:
+    """The registry URI of a version, by alias (``models:/casework@champion``) or number."""
+    if alias_or_version.isdigit():
+        return f"models:/{MODEL_NAME}/{alias_or_version}"
+    return f"models:/{MODEL_NAME}@{alias_or_version}"
+
+
 def load_registered(settings: Settings, alias_or_version: str) -> CaseworkModel:
     """The bundle of a registered version, by alias (``champion``) or version number."""
     connect(settings)
-    ref = f"@{alias_or_version}" if not alias_or_version.isdigit() else f"/{alias_or_version}"
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}{ref}")
+    model = mlflow.pyfunc.load_model(model_uri(alias_or_version))
     return model.unwrap_python_model().bundle
