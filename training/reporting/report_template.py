@@ -69,7 +69,8 @@ two groups of the contrast; the true effect is the same difference of the genera
 additive decomposition on the same cases. The interval covers which cases were evaluated (a
 bootstrap resampling officers) and the model's estimation error (the spread of its five
 cross-validation refits, each without one fold of officers: a delete-one-fold jackknife); it is
-simultaneous, 95% jointly for a judgement's three drivers (each at 1 - 0.05/3). True effect
+simultaneous, 95% jointly for a judgement's three drivers (each at 1 - 0.05/3), with Student's t
+on the Welch-Satterthwaite degrees of freedom (five refits give their spread 4). True effect
 inside the interval: {{ truth.drivers_inside }} of {{ truth.drivers_shown }} drivers; all three
 for {{ truth.recovered }} of {{ truth.judgements }} judgements.</p>
 {{ truth.drivers | safe }}

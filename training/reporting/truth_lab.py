@@ -15,6 +15,9 @@ judgement on its applicable rows, design-weighted when the cases carry inclusion
   (a bootstrap that resamples officers) and the model's estimation error (the delete-one-fold
   jackknife of the champion's cross-validation fold boosters, kept from training), and is
   simultaneous: 95% jointly for a judgement's three strongest drivers (each at 1 - 0.05/3).
+  Five fold boosters give a variance with 4 degrees of freedom, so the critical value is
+  Student's t with the Welch-Satterthwaite degrees of freedom of the two variances (as for a
+  delete-a-group jackknife with G groups, t with G - 1 df), not the normal's.
 - **Protected characteristics**: the generator gives gender, ethnicity and age no direct effect.
   Per group against the largest group, the observed gap in the share insufficient, the model's
   predicted gap split by SHAP into the features that carry it (proxies), the true gap, and the
@@ -31,7 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import t as student_t
 from sklearn.metrics import log_loss, roc_auc_score
 
 from features.contract import INSUFFICIENT, JUDGEMENTS, has_verdict, score_column, truth_column
@@ -45,8 +48,9 @@ from training.trainer import design_weights
 N_BOOT = 200
 TOP_DRIVERS = 3
 LEVEL = 0.95
-SIMULTANEOUS_Z = float(norm.ppf(1 - (1 - LEVEL) / (2 * TOP_DRIVERS)))
-"""Each driver interval's z: 95% jointly for a judgement's three strongest drivers (Bonferroni)."""
+TAIL = (1 - LEVEL) / (2 * TOP_DRIVERS)
+"""Each driver interval's upper tail: 95% jointly for a judgement's three strongest drivers
+(Bonferroni)."""
 SPREAD_CASES = 2_000
 """Evaluation cases the fold boosters are explained on (their spread, not the effect itself)."""
 JUDGEMENT_MIX = "judgement mix"
@@ -295,6 +299,14 @@ def _estimation_variance(
     return float((k - 1) / k * ((gaps - gaps.mean()) ** 2).sum())
 
 
+def satterthwaite(variances: tuple[float, ...], dfs: tuple[int, ...]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of independent variance estimates, each
+    with its own degrees of freedom; infinite when the sum is 0."""
+    total = sum(variances)
+    spread = sum(v**2 / d for v, d in zip(variances, dfs, strict=True))
+    return float(total**2 / spread) if spread > 0 else float("inf")
+
+
 def _drivers(
     cases: pd.DataFrame,
     shap: dict[str, Contributions],
@@ -307,9 +319,10 @@ def _drivers(
     folds: dict[str, list[Contributions]] | None,
     spread: np.ndarray,
 ) -> pd.DataFrame:
-    """One row per judgement and driver; the interval is the recovered effect ± z·SE with SE²
+    """One row per judgement and driver; the interval is the recovered effect ± t·SE with SE²
     the officer-bootstrap variance over the evaluation cases plus the fold boosters' jackknife
-    variance (on the evaluation cases ``spread``), z for 95% jointly over three drivers."""
+    variance (on the evaluation cases ``spread``), t for 95% jointly over three drivers with
+    the two variances' Welch-Satterthwaite degrees of freedom."""
     ranks = solve_truth().driver_variance(cases).rank(axis=1, ascending=False, method="first")
     columns = [features.index(d) for d in DRIVERS]
     contrasts = [CONTRASTS[d][1](cases) for d in DRIVERS]
@@ -328,7 +341,8 @@ def _drivers(
             estimation = _estimation_variance(
                 [r[:, k] for r in refits], tuple(g[spread] for g in pair), weight[spread]
             )
-            half = SIMULTANEOUS_Z * np.sqrt(evaluation + estimation)
+            df = satterthwaite((evaluation, estimation), (n_officers - 1, max(len(refits) - 1, 1)))
+            half = student_t.ppf(1 - TAIL, df) * np.sqrt(evaluation + estimation)
             true_totals = _group_means(true[:, [k]], pair, weight, officers, n_officers)
             rows.append(
                 {
@@ -341,6 +355,7 @@ def _drivers(
                     "high": 100 * (point + half),
                     "se_evaluation": 100 * np.sqrt(evaluation),
                     "se_estimation": 100 * np.sqrt(estimation),
+                    "df": df,
                     "true": 100 * _gap(true_totals.sum(axis=0))[0],
                 }
             )
