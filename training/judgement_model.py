@@ -3,12 +3,9 @@
 Grouped cross-validation (each officer's cases in one validation fold) picks the number of
 boosting rounds by early stopping on the validation fold and yields out-of-fold margins; the
 calibrator (isotonic or sigmoid, whichever predicts held-out officers better) is fitted on those
-margins; the final booster is refitted on every training row with the folds' mean number of
-rounds scaled by how many more rows it learns from (K/(K-1)): the rounds early stopping picks
-grow with the data, and with the folds' own rounds the effects stayed ~4% short of the
-generator's truth (the truth lab) at the same held-out log loss. The fold boosters are kept,
-trimmed to their best round: refits without one fold of officers, their spread is the model's
-estimation error (the truth lab's intervals).
+margins; the final booster is refitted on every training row with the chosen number of rounds.
+The fold boosters are kept, trimmed to their best round: refits without one fold of officers,
+their spread is the model's estimation error (the truth lab's intervals).
 """
 
 from __future__ import annotations
@@ -97,7 +94,7 @@ class JudgementClassifier(ClassifierMixin, BaseEstimator):
         y = np.asarray(y, dtype=int)
         w = _weights(y, sample_weight)
         margins, rounds = self.out_of_fold(X, y, groups, w, categorical_features)
-        self.n_rounds_ = max(1, round(float(np.mean(rounds)) * len(y) / self.fold_rows_))
+        self.n_rounds_ = max(1, round(float(np.mean(rounds))))
         self.booster_ = lgb.train(self._lgb_params(), self._dataset(X, y, w), self.n_rounds_)
         self.calibration_ = (
             self.calibration
@@ -129,7 +126,7 @@ class JudgementClassifier(ClassifierMixin, BaseEstimator):
         self.categorical_features_ = list(categorical_features)
         params = self._lgb_params()
         margins = np.zeros(len(y))
-        rounds, boosters, sizes = [], [], []
+        rounds, boosters = [], []
         for train, valid in self._splitter().split(X, y, groups):
             booster = lgb.train(
                 params,
@@ -139,13 +136,11 @@ class JudgementClassifier(ClassifierMixin, BaseEstimator):
                 callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
             )
             rounds.append(booster.best_iteration)
-            sizes.append(len(train))
             margins[valid] = booster.predict(
                 X.iloc[valid], num_iteration=booster.best_iteration, raw_score=True
             )
             boosters.append(lgb.Booster(model_str=booster.model_to_string(booster.best_iteration)))
         self.fold_boosters_ = boosters  # refits without one fold: the estimation spread
-        self.fold_rows_ = float(np.mean(sizes))
         return margins, np.asarray(rounds, dtype=int)
 
     def _splitter(self) -> BaseCrossValidator:

@@ -105,10 +105,8 @@ def truth_context(lab: TruthLab) -> dict[str, object]:
             "true gap (p_true)": protected["true"].map("{:+.1f}".format),
             "predicted gap": protected["predicted"].map("{:+.1f}".format),
             "carried by (SHAP, points)": proxies,
-            "direct effect (observed - predicted) [95% CI]; truth 0": [
-                f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-                for v, lo, hi in protected[["direct", "direct_low", "direct_high"]].to_numpy()
-            ],
+            "direct effect (observed - predicted) [95% CI]; truth 0": _gaps(protected, "direct"),
+            "model error (predicted - true) [95% CI]": _gaps(protected, "model_error"),
         }
     ).set_index(["characteristic", "group vs reference"])
     return {
@@ -123,6 +121,12 @@ def truth_context(lab: TruthLab) -> dict[str, object]:
         "drivers": html_table(drivers),
         "protected": html_table(known),
     }
+
+
+def _gaps(protected: pd.DataFrame, column: str) -> list[str]:
+    """A protected-group gap column and its interval, one decimal: ``+0.3 [-0.8, +1.4]``."""
+    bounds = protected[[column, f"{column}_low", f"{column}_high"]].to_numpy()
+    return [f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]" for v, lo, hi in bounds]
 
 
 def interval(value: float, low: float, high: float) -> str:

@@ -79,9 +79,10 @@ for {{ truth.recovered }} of {{ truth.judgements }} judgements.</p>
 gaps between groups arrive only through the features they go with. Gaps are in points of the
 share of applicable judgements insufficient, group minus the largest group. The predicted gap
 is split by SHAP into the features that carry it (the three largest shown). The direct effect is
-what the model's features leave unexplained (observed minus predicted gap), with an officer
-bootstrap interval: the known answer is 0, and it lies inside the interval for
-{{ truth.zero_inside }} of {{ truth.groups }} groups.</p>
+what the model's features leave unexplained (observed minus predicted gap): the known answer is
+0, and it lies inside the interval for {{ truth.zero_inside }} of {{ truth.groups }} groups. The
+model error is how far the predicted gap is from the true one. Both intervals are 95%, over a
+bootstrap resampling officers and the spread of the model's five cross-validation refits.</p>
 {{ truth.protected | safe }}
 </section>
 {% endif %}

@@ -20,10 +20,12 @@ judgement on its applicable rows, design-weighted when the cases carry inclusion
   delete-a-group jackknife with G groups, t with G - 1 df), not the normal's.
 - **Protected characteristics**: the generator gives gender, ethnicity and age no direct effect.
   Per group against the largest group, the observed gap in the share insufficient, the model's
-  predicted gap split by SHAP into the features that carry it (proxies), the true gap, and the
-  residual (observed minus predicted) with its officer-bootstrap interval: a direct effect would
-  show there, and the known answer is 0. Gaps pool each case's applicable judgements, so part of
-  a predicted gap is the "judgement mix" (groups differ in which judgements apply).
+  predicted gap split by SHAP into the features that carry it (proxies), the true gap, the
+  residual (observed minus predicted): a direct effect would show there, and the known answer is
+  0; and the model's error (predicted minus true gap). Both intervals are 95% t intervals over
+  the officer bootstrap and the fold boosters' jackknife of the predicted gap. Gaps pool each
+  case's applicable judgements, so part of a predicted gap is the "judgement mix" (groups differ
+  in which judgements apply).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from features.contract import INSUFFICIENT, JUDGEMENTS, has_verdict, score_colum
 from features.synthetic.truth import DRIVERS, solve_truth
 from training.bootstrap_metrics import officer_counts
 from training.bundle import CaseworkModel
+from training.judgement_model import JudgementClassifier
 from training.reporting.explain import Contributions, shap_contributions
 from training.reporting.fairness import age_band
 from training.trainer import design_weights
@@ -51,6 +54,8 @@ LEVEL = 0.95
 TAIL = (1 - LEVEL) / (2 * TOP_DRIVERS)
 """Each driver interval's upper tail: 95% jointly for a judgement's three strongest drivers
 (Bonferroni)."""
+PER_GROUP = (1 - LEVEL) / 2
+"""The upper tail of a protected group's intervals: 95% for each comparison."""
 SPREAD_CASES = 2_000
 """Evaluation cases the fold boosters are explained on (their spread, not the effect itself)."""
 JUDGEMENT_MIX = "judgement mix"
@@ -145,8 +150,9 @@ def truth_lab(
     """The truth lab on evaluation ``cases`` (with ``p_true__*``), their model ``scores`` and
     TreeSHAP ``shap`` (rows aligned with ``cases``, columns in the order of ``features``).
 
-    With the champion ``model`` the driver intervals also cover its estimation error, from the
-    spread of its cross-validation fold boosters (see ``fold_shap``)."""
+    With the champion ``model`` the driver and protected-group intervals also cover its
+    estimation error, from the spread of its cross-validation fold boosters (``fold_shap``,
+    ``fold_predictions``)."""
     cases = cases.reset_index(drop=True)
     weight = design_weights(cases)
     weight = np.ones(len(cases)) if weight is None else weight
@@ -155,6 +161,7 @@ def truth_lab(
     truth = _true_contributions(cases)
     applicable = {j: has_verdict(cases[j].to_numpy()) for j in JUDGEMENTS if j in shap}
     spread = np.sort(np.random.default_rng(seed).permutation(len(cases))[:SPREAD_CASES])
+    values = None if model is None else model.matrix(cases).to_numpy(dtype=float)
     return TruthLab(
         _bayes(cases, scores, applicable, weight),
         _drivers(
@@ -166,10 +173,20 @@ def truth_lab(
             weight,
             officers,
             resample,
-            None if model is None else fold_shap(model, cases.iloc[spread]),
+            None if values is None else fold_shap(model, values[spread]),
             spread,
         ),
-        _protected(cases, scores, shap, features, applicable, weight, officers, resample),
+        _protected(
+            cases,
+            scores,
+            shap,
+            features,
+            applicable,
+            weight,
+            officers,
+            resample,
+            None if values is None else fold_predictions(model, values),
+        ),
     )
 
 
@@ -259,27 +276,35 @@ def _replicates(totals: np.ndarray, resample: np.ndarray) -> np.ndarray:
     return _gap(np.einsum("bo,okc->bkc", resample, totals))
 
 
-def _interval(
-    totals: np.ndarray, resample: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gap, and its 95% officer-bootstrap interval, for per-officer ``totals`` (officers, k, 4)."""
-    low, high = np.nanpercentile(_replicates(totals, resample), [2.5, 97.5], axis=0)
-    return _gap(totals.sum(axis=0)), low, high
+def _refits(classifier: JudgementClassifier) -> list[JudgementClassifier]:
+    """The judgement model with each of its cross-validation fold boosters (refits without one
+    fold of officers, kept from training) in place of its final booster, same calibrator."""
+    refits = []
+    for booster in getattr(classifier, "fold_boosters_", ()):
+        refit = copy.copy(classifier)
+        refit.booster_ = booster
+        refits.append(refit)
+    return refits
 
 
-def fold_shap(model: CaseworkModel, cases: pd.DataFrame) -> dict[str, list[Contributions]]:
-    """TreeSHAP of each judgement's cross-validation fold boosters on ``cases``, with the
-    champion's calibrator: refits without one fold of officers, kept from training, whose spread
+def fold_shap(model: CaseworkModel, values: np.ndarray) -> dict[str, list[Contributions]]:
+    """TreeSHAP of each judgement's fold boosters on the model matrix ``values``: their spread
     is the model's estimation error."""
-    values = model.matrix(cases).to_numpy(dtype=float)
-    found = {}
-    for judgement, classifier in model.models.items():
-        found[judgement] = []
-        for booster in getattr(classifier, "fold_boosters_", ()):
-            refit = copy.copy(classifier)
-            refit.booster_ = booster
-            found[judgement].append(shap_contributions(refit, values))
-    return found
+    return {
+        judgement: [shap_contributions(refit, values) for refit in _refits(classifier)]
+        for judgement, classifier in model.models.items()
+    }
+
+
+def fold_predictions(model: CaseworkModel, values: np.ndarray) -> dict[str, np.ndarray]:
+    """Each judgement's P(insufficient) from each fold booster on the model matrix ``values``,
+    (boosters, cases)."""
+    return {
+        judgement: np.array(
+            [refit.predict_proba(values)[:, 1] for refit in _refits(classifier)]
+        ).reshape(-1, len(values))
+        for judgement, classifier in model.models.items()
+    }
 
 
 def _estimation_variance(
@@ -305,6 +330,16 @@ def satterthwaite(variances: tuple[float, ...], dfs: tuple[int, ...]) -> float:
     total = sum(variances)
     spread = sum(v**2 / d for v, d in zip(variances, dfs, strict=True))
     return float(total**2 / spread) if spread > 0 else float("inf")
+
+
+def _t_half(
+    evaluation: float, estimation: float, n_officers: int, n_folds: int, tail: float
+) -> tuple[float, float, float]:
+    """SE, degrees of freedom and half-width (upper ``tail``) of a value whose variance is an
+    officer-bootstrap part plus a delete-one-fold jackknife part from ``n_folds`` boosters."""
+    df = satterthwaite((evaluation, estimation), (n_officers - 1, max(n_folds - 1, 1)))
+    se = float(np.sqrt(evaluation + estimation))
+    return se, df, float(student_t.ppf(1 - tail, df)) * se
 
 
 def _drivers(
@@ -341,8 +376,7 @@ def _drivers(
             estimation = _estimation_variance(
                 [r[:, k] for r in refits], tuple(g[spread] for g in pair), weight[spread]
             )
-            df = satterthwaite((evaluation, estimation), (n_officers - 1, max(len(refits) - 1, 1)))
-            half = student_t.ppf(1 - TAIL, df) * np.sqrt(evaluation + estimation)
+            _, df, half = _t_half(evaluation, estimation, n_officers, len(refits), TAIL)
             true_totals = _group_means(true[:, [k]], pair, weight, officers, n_officers)
             rows.append(
                 {
@@ -371,17 +405,23 @@ def _protected(
     weight: np.ndarray,
     officers: np.ndarray,
     resample: np.ndarray,
+    folds: dict[str, np.ndarray] | None,
 ) -> pd.DataFrame:
-    """Gaps in points, pooled over every applicable judgement of each case."""
+    """Gaps in points, pooled over every applicable judgement of each case. The direct effect
+    (observed - predicted) and the model's error (predicted - true) get 95% t intervals over the
+    officer bootstrap and the fold boosters' jackknife of the predicted gap (``folds``)."""
     n_officers = resample.shape[1]
     labels = {
         "gender": cases["gender"].astype(str).to_numpy(),
         "ethnicity": cases["ethnicity"].astype(str).to_numpy(),
         "age band": age_band(cases["age"]),
     }
-    # per case: sums over applicable judgements of observed, predicted, true and contributions
+    # per case: sums over applicable judgements of observed, predicted, true and contributions,
+    # and of each fold booster's prediction
+    n_folds = 0 if not folds else min(len(f) for f in folds.values())
     cells = np.zeros(len(cases))
     values = np.zeros((len(cases), 4 + len(features)))
+    refits = np.zeros((len(cases), n_folds))
     for judgement, keep in applicable.items():
         y = (cases[judgement].astype(str).to_numpy() == INSUFFICIENT).astype(float)
         parts = np.column_stack(
@@ -394,11 +434,18 @@ def _protected(
             ]
         )
         values += keep[:, None] * parts
+        if n_folds:
+            refits += keep[:, None] * folds[judgement][:n_folds].T
         cells += keep
     # numerators are sums over a case's applicable judgements, so values are per-case means
-    # weighted by the case's number of judgements
-    values = np.column_stack([values[:, :3], values[:, 0] - values[:, 1], values[:, 3:]])
-    values /= np.maximum(cells, 1)[:, None]
+    # weighted by the case's number of judgements; columns: observed, predicted, true, direct
+    # (observed - predicted), model error (predicted - true), then the contributions
+    observed, predicted, true = values[:, 0], values[:, 1], values[:, 2]
+    values = (
+        np.column_stack([values[:, :3], observed - predicted, predicted - true, values[:, 3:]])
+        / np.maximum(cells, 1)[:, None]
+    )
+    refits /= np.maximum(cells, 1)[:, None]
     rows = []
     for name, label in labels.items():
         sizes = pd.Series(weight * cells).groupby(label).sum()
@@ -406,23 +453,28 @@ def _protected(
         for group in sorted(set(label) - {reference}):
             pair = (label == group, label == reference)
             totals = _group_means(values, pair, weight * cells, officers, n_officers)
-            gaps, low, high = (100 * v for v in _interval(totals, resample))
-            proxies = pd.Series(gaps[4:], index=[*features, JUDGEMENT_MIX]).sort_values(
+            gaps = 100 * _gap(totals.sum(axis=0))
+            evaluation = np.nanvar(_replicates(totals[:, 3:5], resample), axis=0, ddof=1)
+            estimation = _estimation_variance(list(refits.T), pair, weight * cells)
+            proxies = pd.Series(gaps[5:], index=[*features, JUDGEMENT_MIX]).sort_values(
                 key=np.abs, ascending=False
             )
-            rows.append(
-                {
-                    "characteristic": name,
-                    "group": group,
-                    "reference": reference,
-                    "n": int(pair[0].sum()),
-                    "observed": gaps[0],
-                    "predicted": gaps[1],
-                    "true": gaps[2],
-                    "direct": gaps[3],
-                    "direct_low": low[3],
-                    "direct_high": high[3],
-                    "proxies": proxies,
+            row = {
+                "characteristic": name,
+                "group": group,
+                "reference": reference,
+                "n": int(pair[0].sum()),
+                "observed": gaps[0],
+                "predicted": gaps[1],
+                "true": gaps[2],
+            }
+            for k, column in enumerate(("direct", "model_error")):
+                se, _, half = _t_half(evaluation[k], estimation, n_officers, n_folds, PER_GROUP)
+                row |= {
+                    column: gaps[3 + k],
+                    f"{column}_se": 100 * se,
+                    f"{column}_low": gaps[3 + k] - 100 * half,
+                    f"{column}_high": gaps[3 + k] + 100 * half,
                 }
-            )
+            rows.append({**row, "proxies": proxies})
     return pd.DataFrame(rows)
