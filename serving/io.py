@@ -6,6 +6,7 @@ accepts is a row ``casework validate`` would accept, and the OpenAPI document li
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
@@ -19,7 +20,9 @@ from features.contract import (
     STRING_COLUMNS,
     score_column,
 )
+from features.errors import InputError
 from features.validation import BOOLEAN_SPELLINGS, spelled_judgement
+from serving.judged_file import parse_inspection_date, parse_inspection_id
 from serving.sampling import SampleRequest
 
 
@@ -40,6 +43,28 @@ def _unicode(value: str) -> str:
     except UnicodeEncodeError:
         raise ValueError("not valid Unicode text (a lone surrogate)") from None
     return value
+
+
+def _parsed(parse: Callable[[str | None], object]) -> Callable[[str | None], str | None]:
+    """A validator refusing what ``parse`` (a ``casework sample`` option's rule) refuses, so the
+    API names its own field, before any work."""
+
+    def check(value: str | None) -> str | None:
+        try:
+            parse(value)
+        except InputError as error:
+            raise ValueError(error.rule) from None
+        return value
+
+    return check
+
+
+InspectionId = Annotated[
+    str | None, Field(None, max_length=200), AfterValidator(_parsed(parse_inspection_id))
+]
+InspectionDate = Annotated[
+    str | None, Field(None, max_length=10), AfterValidator(_parsed(parse_inspection_date))
+]
 
 
 def _field(column: str) -> tuple[object, object]:
@@ -212,9 +237,8 @@ class FrontierPoint(BaseModel):
 
 
 class SimulationAnswer(BaseModel):
-    """The answer of ``/simulate``: what a request gives before any draw (README, sampling)."""
-
-    model_config = ConfigDict(extra="allow")
+    """The answer of ``/simulate``: what a request gives before any draw (README, sampling);
+    the fields of ``serving.simulation.Simulation`` (a test keeps them equal)."""
 
     risk_weight: float
     expected_insufficient: float

@@ -62,6 +62,8 @@ from serving.io import (
     Estimates,
     Explanations,
     FrameRecord,
+    InspectionDate,
+    InspectionId,
     JudgedRow,
     Prediction,
     Predictions,
@@ -161,7 +163,7 @@ class Casework:
         def work() -> SimulationAnswer:
             model = self.champion.current()
             population, scores = self.frames.scored(cases, frame, model)
-            run = partial(simulate_request, applies=model.applicability(population))
+            run = partial(simulate_request, applies=model.applicability_rule)
             args = (population, scores, request, draws, seed, budget)
             return SimulationAnswer(**self._job(run, *args, frame=frame).to_dict())
 
@@ -175,8 +177,8 @@ class Casework:
         frame: str | None = None,
         seed: Annotated[int | None, SEED] = None,
         sealed: bool = True,
-        inspection_id: Annotated[str | None, Field(None, max_length=200)] = None,
-        inspection_date: Annotated[str | None, Field(None, max_length=10)] = None,
+        inspection_id: InspectionId = None,
+        inspection_date: InspectionDate = None,
     ) -> SampleAnswer:
         """Draw a sample; answer its commitment and design (and the cases only if not sealed).
 
@@ -185,7 +187,7 @@ class Casework:
         options = Options(sealed, inspection_id, inspection_date, store=self.sealed)
 
         def work() -> SampleAnswer:
-            options.refuse_seed(seed)
+            options.check(seed)
             population, scores = self.frames.scored(cases, frame, self.champion.current())
             args = (population, scores, request, seed, options)
             return SampleAnswer(**self._job(sample_answer, *args, frame=frame))

@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,9 @@ class Options:
     files: tuple[Path, ...] = ()
     store: SealedStore | None = None
 
-    def refuse_seed(self, seed: int | None) -> None:
-        """A sealed draw picks its own secret seed: refuse one given (before any work)."""
+    def check(self, seed: int | None) -> tuple[str | None, date]:
+        """The inspection's id (None: the default) and date, refusing before any work a
+        malformed id or date, or a seed given to a sealed draw (it picks its own secret seed)."""
         if self.sealed and seed is not None:
             raise InputError(
                 "a sealed sample draws its own secret seed, released with the list: give a "
@@ -84,6 +86,7 @@ class Options:
                 source=SOURCE,
                 column="seed",
             )
+        return parse_inspection_id(self.inspection_id), parse_inspection_date(self.inspection_date)
 
 
 @dataclass
@@ -139,9 +142,7 @@ def draw(
         InputError: Bad input or a request the frame cannot meet (the field is named).
     """
     step = on_step or _quiet
-    options.refuse_seed(seed)
-    when = parse_inspection_date(options.inspection_date)
-    identifier = parse_inspection_id(options.inspection_id)
+    identifier, when = options.check(seed)
     chosen = secrets.randbits(SECRET_BITS) if seed is None else seed
     population, scored = _scored(frame, scores, step)
     sample = draw_sample(population, scored, request, chosen, on_step=step)

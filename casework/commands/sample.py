@@ -196,7 +196,7 @@ def sample_command(
         target=target,
         method=method,
     )
-    Options(sealed).refuse_seed(seed)
+    Options(sealed, inspection_id, inspection_date).check(seed)
     if engine is Engine.spark and simulate_draws is None:
         raise InputError(
             "Spark runs the draws of --simulate; a single draw runs here (leave out --engine)",

@@ -61,6 +61,18 @@ def test_calls_without_the_token_are_401_and_health_checks_are_open(client, toke
         ("/sample", {"request": {"size": 60}, "frame": "frame.parquet", "seed": 3}, 422, "seed"),
         ("/sample", {"request": {"size": 1_501}, "frame": "frame.parquet"}, 422, "size"),
         ("/estimate", {"sample": []}, 400, "sample"),
+        (
+            "/sample",
+            {"request": {"size": 60}, "frame": "frame.parquet", "inspection_date": "01/05/2024"},
+            400,
+            "inspection_date",
+        ),
+        (
+            "/sample",
+            {"request": {"size": 60}, "frame": "frame.parquet", "inspection_id": "  "},
+            400,
+            "inspection_id",
+        ),
     ],
     ids=[
         "category",
@@ -71,6 +83,8 @@ def test_calls_without_the_token_are_401_and_health_checks_are_open(client, toke
         "sealed seed",
         "size",
         "empty",
+        "inspection date",
+        "inspection id",
     ],
 )
 def test_bad_requests_are_4xx_naming_the_field(client, path, sent, status, field) -> None:
