@@ -80,8 +80,7 @@ class Champion:
 
     def version(self) -> str | None:
         """The served bundle's registry version, as text."""
-        version = self.current().metadata.get("version")
-        return None if version is None else str(version)
+        return _version(self.current().metadata)
 
     def info(self) -> ModelInfo:
         """Version, alias, training data and headline metrics of the served bundle."""
@@ -89,8 +88,13 @@ class Champion:
         aliases = meta.get("aliases") or []
         return ModelInfo(
             name=MODEL_NAME,
-            version=self.version(),
+            version=_version(meta),
             alias=aliases[0] if aliases else None,
             trained_on=dict(meta.get("trained_on") or {}),
             metrics=dict(meta.get("metrics") or {}),
         )
+
+
+def _version(meta: dict[str, object]) -> str | None:
+    version = meta.get("version")
+    return None if version is None else str(version)

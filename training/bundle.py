@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import joblib
@@ -71,11 +72,18 @@ class CaseworkModel:
         scores[RISK_SCORE] = np.nanmean(probabilities, axis=1) if self.models else np.nan
         return scores.reset_index(drop=True)
 
+    @property
+    def applicability_rule(self) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
+        """``applicability`` as a small picklable function of the frame (what a job process
+        needs, without the models); None for a bundle trained before it was learned."""
+        table = self.metadata.get(APPLICABILITY)
+        return None if table is None else partial(applicability, table)
+
     def applicability(self, frame: pd.DataFrame) -> pd.DataFrame | None:
         """Each case's chance that each judgement applies (N × 12, ``frame``'s index), learned
         from the training cases; None for a bundle trained before it was learned."""
-        table = self.metadata.get(APPLICABILITY)
-        return None if table is None else applicability(table, frame)
+        rule = self.applicability_rule
+        return None if rule is None else rule(frame)
 
     def save(self, directory: Path, extras: dict[str, str] | None = None) -> Path:
         """Write the bundle (and ``extras``: file name → text) to ``directory`` atomically."""

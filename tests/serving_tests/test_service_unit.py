@@ -11,6 +11,7 @@ import asyncio
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
 
 import bentoml
 import numpy as np
@@ -34,7 +35,7 @@ from serving.io import (
 )
 from serving.sampling import SampleRequest, draw_sample
 from serving.service import DIRECT_ROWS, Casework
-from serving.simulation import APPLICABILITY_UNKNOWN
+from serving.simulation import APPLICABILITY_UNKNOWN, Simulation
 
 TOKEN = "unit-test-token-5c1e-77aa"
 FRAME_CASES = 1_500
@@ -67,9 +68,8 @@ class StandIn:
         self.calls += 1
         return self.scores.loc[frame["case_id"].to_numpy()].reset_index()
 
-    def applicability(self, frame: pd.DataFrame) -> None:
-        """None: a bundle trained before applicability was learned."""
-        return None
+    applicability_rule = None
+    """A bundle trained before applicability was learned."""
 
 
 def in_process(function, *args, deadline: float, spin: bool = False):
@@ -211,3 +211,8 @@ def test_without_a_champion_every_model_call_is_a_503(casework, frame) -> None:
         casework.explain(records(frame, 1))
     with pytest.raises(bentoml.exceptions.ServiceUnavailable):
         run(casework.sample(SampleRequest(size=60), frame="frame.parquet"))
+
+
+def test_the_simulation_answer_declares_every_simulation_field() -> None:
+    """A field added to or renamed in ``Simulation`` must reach the API's schema, not a 500."""
+    assert set(SimulationAnswer.model_fields) == {f.name for f in fields(Simulation)}
