@@ -23,6 +23,7 @@ Anything that cannot be met is an ``features.errors.InputError`` naming the cons
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,12 @@ class Design:
     def size(self) -> int:
         """The sample size n."""
         return int(self.allocation.sum())
+
+    @cached_property
+    def block_pi(self) -> np.ndarray:
+        """Σπ of each officer × stratum block (``groups.block`` codes; the officer rule keeps it
+        ≤ 1, so no sample takes two cases of one block)."""
+        return np.bincount(self.groups.block, weights=self.pi, minlength=self.groups.n_blocks)
 
     def needs_officer_rows(self) -> bool:
         """True when some officer spans more strata than the cap (blocks alone don't cap them)."""

@@ -17,7 +17,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from features.contract import JUDGEMENTS, NOT_INSPECTED
 from serving.estimation import MIN_PUBLISHABLE, estimate, national_tables, rate
 from serving.intervals import CI_METHOD
 from serving.pooling import prepare
@@ -51,7 +50,7 @@ def judged_section(
         ratings.append(rate(design, by="provider_type", seed=seed))
     rated = pd.concat(ratings, ignore_index=True).dropna(subset=["rating"])
     parts = [
-        _introduction(samples, sources),
+        _introduction(sum(len(s) for s in samples), len(design.sample), sources),
         "<h3>Share sufficient, all inspected cases</h3>",
         html_table(_estimate_rows(shares)),
     ]
@@ -104,14 +103,11 @@ def band_chart(rated: pd.DataFrame) -> str:
     return png(figure)
 
 
-def _introduction(samples: Sequence[pd.DataFrame], sources: Sequence[str]) -> str:
-    absent = [(s[[j for j in JUDGEMENTS if j in s]].astype(str) == NOT_INSPECTED) for s in samples]
-    missing = sum(int(a.all(axis=1).sum()) for a in absent)
-    cases = sum(len(sample) for sample in samples)
+def _introduction(drawn: int, inspected: int, sources: Sequence[str]) -> str:
     names = ", ".join(html.escape(str(s)) for s in sources)
     return (
-        f"<p>{len(samples)} judged sample(s) pooled ({names}): {cases - missing:,} cases "
-        f"inspected, {missing:,} drawn but not inspected (their strata's inspected cases carry "
+        f"<p>{len(sources)} judged sample(s) pooled ({names}): {inspected:,} cases inspected, "
+        f"{drawn - inspected:,} drawn but not inspected (their strata's inspected cases carry "
         f"their weight). Shares sufficient among the cases a question applies to, design-weighted "
         f"(Hájek), each inspection's strata kept apart; 95% intervals {CI_METHOD} with the "
         f"design's degrees of freedom.{FLAG}: fewer than {MIN_PUBLISHABLE} cases (a rating: "

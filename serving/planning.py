@@ -67,7 +67,7 @@ from features.errors import InputError
 from serving.design import Design
 from serving.ratings import BANDS, STANDARDS, band, psd_root
 from serving.sampling import MAX_SIZE, SampleRequest, aligned_design
-from serving.variance import CERTAIN
+from serving.variance import CERTAIN, group_pairs
 
 TARGET = 0.9
 PROBIT_TARGET = float(ndtri(TARGET))
@@ -138,8 +138,8 @@ def share_covariance(
     covariance = (c * expected).T @ expected
     covariance += _case_noise(factor / pi[:, None], alpha, spread, sd, correlation)
     if blocks is not None:
-        covariance -= _pairs(pi[:, None] * expected, blocks)
-        covariance -= OFFICER_CORRELATION * _pairs(alpha * sd, blocks)
+        covariance -= group_pairs(pi[:, None] * expected, blocks)
+        covariance -= OFFICER_CORRELATION * group_pairs(alpha * sd, blocks)
     return covariance / np.outer(total, total)
 
 
@@ -160,7 +160,7 @@ def population_covariance(
     """
     alpha, spread, sd, total = _outcomes(q, applies)
     noise = _case_noise(np.ones_like(q), alpha, spread, sd, correlation)
-    shared = _pairs(alpha * sd, officer)
+    shared = group_pairs(alpha * sd, officer)
     return (noise + officer_correlation * shared) / np.outer(total, total)
 
 
@@ -186,21 +186,11 @@ def _case_noise(
     return noise
 
 
-def _pairs(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Σ v_ij v_i'k over pairs i ≠ i' of one group (cases in group −1 left out)."""
-    kept = groups >= 0
-    values, groups = values[kept], groups[kept]
-    sums = np.zeros((int(groups.max(initial=0)) + 1, values.shape[1]))
-    np.add.at(sums, groups, values)
-    return sums.T @ sums - values.T @ values
-
-
 def one_case_blocks(design: Design) -> np.ndarray:
     """Each case's officer × stratum block: no sample takes two cases of one (the officer rule;
     a block with Σπ = 1 yields exactly one), −1 for none should a block's Σπ exceed 1."""
-    groups = design.groups
-    block_pi = np.bincount(groups.block, weights=design.pi, minlength=groups.n_blocks)
-    return np.where(block_pi[groups.block] <= 1.0 + CERTAIN, groups.block, -1)
+    block = design.groups.block
+    return np.where(design.block_pi[block] <= 1.0 + CERTAIN, block, -1)
 
 
 def auxiliaries(design: Design, method: str) -> np.ndarray:

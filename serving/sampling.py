@@ -330,10 +330,13 @@ def block_columns(design: Design, risk: np.ndarray) -> pd.DataFrame:
     cases and mean risk score of its officer × stratum block."""
     block, blocks = design.groups.block, design.groups.n_blocks
     cases = np.bincount(block, minlength=blocks)
-    total_pi = np.bincount(block, weights=design.pi, minlength=blocks)
     mean_risk = np.bincount(block, weights=risk, minlength=blocks) / np.maximum(cases, 1)
     return pd.DataFrame(
-        {"block_pi": total_pi[block], "block_cases": cases[block], "block_risk": mean_risk[block]}
+        {
+            "block_pi": design.block_pi[block],
+            "block_cases": cases[block],
+            "block_risk": mean_risk[block],
+        }
     )
 
 

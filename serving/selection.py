@@ -147,8 +147,7 @@ def constraint_rows(design: Design) -> Rows:
         unit[:, slot] = first + i
         minimum_slack.append((unit, np.full(count, mass / max(count, 1))))
 
-    block_total = np.bincount(groups.block, weights=design.pi, minlength=blocks)
-    block_slack = np.clip(1.0 - block_total, 0.0, 1.0)
+    block_slack = np.clip(1.0 - design.block_pi, 0.0, 1.0)
     block_units = np.full((blocks, width), -1, dtype=np.int64)
     block_units[:, 1] = strata + np.arange(blocks)
     slack_rows, slack_pi = [block_units], [block_slack]

@@ -209,6 +209,16 @@ def linearised_ratios(
     return share, weight * (y - np.where(some, share, 0.0)) / safe
 
 
+def group_pairs(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Σ v_ij v_i'k over pairs i ≠ i' of one group, (k, k) for (n, k) ``values`` (cases in
+    group −1 left out)."""
+    kept = groups >= 0
+    values, groups = values[kept], groups[kept]
+    sums = np.zeros((int(groups.max(initial=0)) + 1, values.shape[1]))
+    np.add.at(sums, groups, values)
+    return sums.T @ sums - values.T @ values
+
+
 def officer_correlation(residuals: np.ndarray, officers: np.ndarray) -> float:
     """Pooled correlation of the residuals of sampled cases sharing an officer, in [−1, 1].
 
@@ -221,11 +231,8 @@ def officer_correlation(residuals: np.ndarray, officers: np.ndarray) -> float:
     """
     codes = np.unique(officers, return_inverse=True)[1]
     wide = residuals.reshape(len(codes), -1)
-    sums = np.zeros((codes.max(initial=-1) + 1, wide.shape[1]))
-    np.add.at(sums, codes, wide)
-    squares = wide**2
-    pairs = float((sums**2).sum() - squares.sum())
-    scale = float(((np.bincount(codes)[codes] - 1)[:, None] * squares).sum())
+    pairs = float(np.trace(group_pairs(wide, codes)))
+    scale = float(((np.bincount(codes)[codes] - 1)[:, None] * wide**2).sum())
     return float(np.clip(pairs / scale, -1.0, 1.0)) if scale > 0 else 0.0
 
 
