@@ -9,10 +9,10 @@ from pathlib import Path
 
 from mlflow.exceptions import MlflowException
 
-from features.errors import InputError
 from features.settings import Settings
 from training.bundle import CaseworkModel
 from training.lifecycle.job import load_model
+from training.lifecycle.registry import missing_model
 
 
 def champion(settings: Settings, alias_or_version: str | None = None) -> CaseworkModel:
@@ -21,11 +21,9 @@ def champion(settings: Settings, alias_or_version: str | None = None) -> Casewor
     try:
         return load_model(settings, alias_or_version)
     except FileNotFoundError:
-        raise InputError("no champion model: run casework train first") from None
+        raise missing_model(None) from None
     except MlflowException:
-        raise InputError(
-            f"no registered model version or alias {alias_or_version!r}", column="--model"
-        ) from None
+        raise missing_model(alias_or_version) from None
 
 
 def scoring_bundle(

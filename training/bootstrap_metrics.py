@@ -71,10 +71,15 @@ def weighted_auc(y: np.ndarray, p: np.ndarray, W: np.ndarray) -> np.ndarray:
     Wo, yo = W[:, order], y[order]
     positive = np.add.reduceat(Wo * yo, starts, axis=1)
     negative = np.add.reduceat(Wo * (1 - yo), starts, axis=1)
+    return _pooled_auc(positive, negative)
+
+
+def _pooled_auc(positive: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    """AUC per row from the positive and negative weight at each distinct score, ascending."""
     below = np.cumsum(negative, axis=1) - negative
     pairs = positive.sum(axis=1) * negative.sum(axis=1)
     area = (positive * (below + 0.5 * negative)).sum(axis=1)
-    return np.divide(area, pairs, out=np.full(len(W), np.nan), where=pairs > 0)
+    return np.divide(area, pairs, out=np.full(len(pairs), np.nan), where=pairs > 0)
 
 
 def _metrics(y: np.ndarray, p: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -90,7 +95,7 @@ def _metrics(y: np.ndarray, p: np.ndarray, weights: np.ndarray) -> np.ndarray:
     total_pos, total_neg = pos.sum(axis=1), neg.sum(axis=1)
     total = total_pos + total_neg
     with np.errstate(invalid="ignore", divide="ignore"):
-        auc = weighted_auc(y, p, weights)
+        auc = _pooled_auc(pos[:, ::-1], neg[:, ::-1])
         tp, fp = np.cumsum(pos, axis=1), np.cumsum(neg, axis=1)
         precision = tp / np.where(tp + fp > 0, tp + fp, np.nan)
         pr_auc = np.nansum(pos / total_pos[:, None] * precision, axis=1)

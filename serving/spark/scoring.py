@@ -21,7 +21,7 @@ from mlflow.exceptions import MlflowException
 from features.contract import FRAME_COLUMNS, SCORE_COLUMNS
 from features.errors import InputError
 from features.settings import Settings
-from training.lifecycle.registry import CHAMPION, MODEL_NAME, connect
+from training.lifecycle.registry import CHAMPION, MODEL_NAME, connect, missing_model
 from training.lifecycle.registry import model_uri as registered_uri  # this module has its own
 
 if TYPE_CHECKING:
@@ -56,11 +56,7 @@ def model_uri(settings: Settings, alias_or_version: str | None = None) -> str:
             client.get_model_version_by_alias(MODEL_NAME, ref)
         return registered_uri(ref)
     except MlflowException:
-        if alias_or_version is None:
-            raise InputError("no champion model: run casework train first") from None
-        raise InputError(
-            f"no registered model version or alias {alias_or_version!r}", column="--model"
-        ) from None
+        raise missing_model(alias_or_version) from None
 
 
 def score_frame(

@@ -16,6 +16,7 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
+from features.errors import InputError
 from features.settings import Settings
 from training.bundle import CaseworkModel
 
@@ -61,6 +62,16 @@ def alias_version(client: MlflowClient, alias: str = CHAMPION) -> str | None:
         return str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def missing_model(alias_or_version: str | None) -> InputError:
+    """The user's error for a model that is not there: no champion (None), or no such
+    registered alias or version (``--model``)."""
+    if alias_or_version is None:
+        return InputError("no champion model: run casework train first")
+    return InputError(
+        f"no registered model version or alias {alias_or_version!r}", column="--model"
+    )
 
 
 def model_uri(alias_or_version: str) -> str:

@@ -83,10 +83,9 @@ def truth_context(lab: TruthLab) -> dict[str, object]:
             "true rank": top["true_rank"],
             "driver": top["driver"],
             "contrast": top["contrast"],
-            "recovered (avg SHAP difference), points [simultaneous 95% CI]": [
-                f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-                for v, lo, hi in top[["recovered", "low", "high"]].to_numpy()
-            ],
+            "recovered (avg SHAP difference), points [simultaneous 95% CI]": points(
+                top, "recovered", "low", "high"
+            ),
             "true effect, points": top["true"].map("{:+.1f}".format),
             "true inside interval": np.where(inside, "yes", "no"),
         }
@@ -105,8 +104,12 @@ def truth_context(lab: TruthLab) -> dict[str, object]:
             "true gap (p_true)": protected["true"].map("{:+.1f}".format),
             "predicted gap": protected["predicted"].map("{:+.1f}".format),
             "carried by (SHAP, points)": proxies,
-            "direct effect (observed - predicted) [95% CI]; truth 0": _gaps(protected, "direct"),
-            "model error (predicted - true) [95% CI]": _gaps(protected, "model_error"),
+            "direct effect (observed - predicted) [95% CI]; truth 0": points(
+                protected, "direct", "direct_low", "direct_high"
+            ),
+            "model error (predicted - true) [95% CI]": points(
+                protected, "model_error", "model_error_low", "model_error_high"
+            ),
         }
     ).set_index(["characteristic", "group vs reference"])
     return {
@@ -123,9 +126,9 @@ def truth_context(lab: TruthLab) -> dict[str, object]:
     }
 
 
-def _gaps(protected: pd.DataFrame, column: str) -> list[str]:
-    """A protected-group gap column and its interval, one decimal: ``+0.3 [-0.8, +1.4]``."""
-    bounds = protected[[column, f"{column}_low", f"{column}_high"]].to_numpy()
+def points(table: pd.DataFrame, value: str, low: str, high: str) -> list[str]:
+    """A column in points and its interval, one decimal: ``+0.3 [-0.8, +1.4]``."""
+    bounds = table[[value, low, high]].to_numpy()
     return [f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]" for v, lo, hi in bounds]
 
 
@@ -144,10 +147,9 @@ def replication_rows(table: pd.DataFrame) -> pd.DataFrame:
         {
             "finding": table["finding"],
             "published": table["published"] + " (" + table["source"] + ")",
-            "observed difference, points [95% CI]": [
-                f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-                for v, lo, hi in table[["observed", "observed_low", "observed_high"]].to_numpy()
-            ],
+            "observed difference, points [95% CI]": points(
+                table, "observed", "observed_low", "observed_high"
+            ),
             "model effect (avg SHAP difference), points": table["model"].map("{:+.1f}".format),
             "judgements worse: data / model": [
                 f"{count(a)} / {count(b)}" if count(a) else ""
