@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import os
 import time
+from functools import cache
 
-import numpy as np
 import pandas as pd
 
 from benchmarks.common import Row, report
@@ -31,6 +31,7 @@ from features.synthetic.truth import true_scores
 from serving.planning import rating_accuracy
 from serving.sampling import SampleRequest, aligned_scores, design_for
 from tests.studies.planning import PREDICTED, TRUE_APPLIES, planner_against_draws
+from tests.studies.ratings import reliability
 
 DRAWS = {"systematic": 1_000, "balanced": 1_000}
 SEEDS = "23,79"
@@ -43,16 +44,21 @@ BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 """Reliability bins of the predicted P(right) (few statements fall below 0.5)."""
 
 
+@cache
+def scored_frame(seed: int, cases: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A generated frame of ``cases``, its true scores aligned, and its cases' judgements."""
+    data = generate(100, cases, seed=seed, with_truth=True)
+    frame = data.frame.reset_index(drop=True)
+    return frame, aligned_scores(frame, true_scores(frame)), data.frame_judgements
+
+
 def against_draws(
     seeds: list[int], cases: int, draws: dict[str, int], variant: object
 ) -> pd.DataFrame:
     """``planner_against_draws`` on each seed's generated frame (a ``frame`` column added)."""
     found = []
     for seed in seeds:
-        data = generate(100, cases, seed=seed, with_truth=True)
-        frame = data.frame.reset_index(drop=True)
-        scores = aligned_scores(frame, true_scores(frame))
-        judged = data.frame_judgements
+        frame, scores, judged = scored_frame(seed, cases)
         part = planner_against_draws(frame, judged, scores, draws, seed, {"stated": variant})
         found.append(part.assign(frame=seed))
     return pd.concat(found, ignore_index=True)
@@ -79,23 +85,26 @@ def run() -> list[Row]:
     frames = int(os.environ.get("PLANNING_FRAMES", CALIBRATION_FRAMES))
     calibration = range(CALIBRATION_SEED, CALIBRATION_SEED + frames)
     planned = against_draws(list(calibration), CALIBRATION_CASES, CALIBRATION_DRAWS, PREDICTED)
-    for interval, cells in planned.groupby(pd.cut(planned["stated"], BINS), observed=True):
-        gap = cells["realised"] - cells["stated"]
-        se = float(gap.std(ddof=1) / np.sqrt(len(cells))) if len(cells) > 1 else float("nan")
+    bins = reliability(
+        planned["stated"].to_numpy(),
+        planned["realised"].to_numpy(),
+        cluster=planned["frame"].to_numpy(),  # a frame's standards share its actual shares
+        edges=BINS,
+        least=2,
+    )
+    for cell in bins:
         rows.append(
             Row(
-                f"P(right rating) stated in {interval}, predicted: {len(cells)} standard × frame "
-                f"cells of {frames} frames",
-                float(cells["stated"].mean()),
-                float(cells["realised"].mean()),
-                f"mean share right (gap ±{se:.3f})",
+                f"P(right rating) stated in {cell['bin']}, predicted: {cell['count']} standard × "
+                f"frame cells of {frames} frames",
+                cell["stated"],
+                cell["observed"],
+                f"mean share right (gap ±{cell['se']:.3f}, clustered by frame)",
                 "probability",
                 "within 0.03 (+2 SE)",
             )
         )
-    data = generate(100, cases, seed=seeds[0], with_truth=True)
-    frame = data.frame.reset_index(drop=True)
-    scores = aligned_scores(frame, true_scores(frame))
+    frame, scores, _ = scored_frame(seeds[0], cases)
     request = SampleRequest(size=120)
     design = design_for(frame, scores, request)
     started = time.perf_counter()

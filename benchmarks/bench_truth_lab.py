@@ -24,21 +24,21 @@ from sklearn.metrics import log_loss
 
 from features.synthetic.generator import generate
 from training.reporting.explain import explain_matrix
-from training.reporting.truth_lab import truth_lab
+from training.reporting.truth_lab import TOP_DRIVERS, TruthLab, truth_lab
 from training.trainer import train
 
 SAVE = Path(os.environ["TRUTH_LAB_SAVE"]) if "TRUTH_LAB_SAVE" in os.environ else None
 """Folder to keep each run's held-out cases and model in (for further study), if set."""
 
 
-def figures(drivers: pd.DataFrame) -> dict[str, float]:
+def figures(lab: TruthLab) -> dict[str, float]:
     """Coverage of the true top-3 effects by ``low``/``high``, with error and width."""
-    top = drivers[drivers["true_rank"] <= 3]
+    top = lab.drivers[lab.drivers["true_rank"] <= TOP_DRIVERS]
     inside = top["true"].between(top["low"], top["high"])
     return {
         "pairs_inside": int(inside.sum()),
         "pairs": len(top),
-        "judgements_all_inside": int(inside.groupby(top["judgement"]).all().sum()),
+        "judgements_all_inside": int(lab.recovered().sum()),
         "mean_abs_error": float((top["recovered"] - top["true"]).abs().mean()),
         "mean_error": float((top["recovered"] - top["true"]).mean()),
         "max_abs_error": float((top["recovered"] - top["true"]).abs().max()),
@@ -78,7 +78,7 @@ def run(data: pd.DataFrame, cases: int, seed: int) -> dict[str, object]:
         "brier": float(metrics["brier"].mean()),
         "auc": float(metrics["auc"].mean()),
         "rounds": rounds,
-        "figures": figures(lab.drivers),
+        "figures": figures(lab),
     }
     top = lab.drivers[lab.drivers["true_rank"] <= 3]
     print(top.drop(columns="contrast").round(2).to_string())
@@ -93,11 +93,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     data = generate(args.cases, 5 * args.cases, seed=args.seed, with_truth=True).inspected
-    results = [run(data, args.cases, args.seed)]
-    for r in results:
-        print(json.dumps(r))
+    result = run(data, args.cases, args.seed)
     if args.out:
-        args.out.write_text(json.dumps(results, indent=2))
+        args.out.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

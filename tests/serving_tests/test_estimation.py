@@ -277,23 +277,32 @@ def test_officer_correlation_by_hand() -> None:
     assert officer_correlation(both, np.array(list("aabb"))) == pytest.approx(8 / 9)
 
 
-def test_block_fpc_follows_the_officer_correlation() -> None:
-    """With ρ̂ from the case-level residuals, c_k = 1 − π_k − ρ̂(Π_b − π_k) for cases of blocks
-    with Σπ < 1, 1 − π_k in certainty blocks; without officer_id the case-level form."""
-    rng = np.random.default_rng(4)
+def block_sample(block_pi: float | np.ndarray, not_inspected: tuple[int, ...] = ()) -> pd.DataFrame:
+    """24 cases in strata A, B, C (π 0.2) of 8 officers with three cases each (blocks of
+    ``block_pi``), officers alternating between 30% and 70% sufficient; ``not_inspected``
+    rows marked so."""
     n = 24
-    officers = np.repeat([f"o{k}" for k in range(8)], 3)
-    outcomes = np.where(rng.random(n) < 0.3 + 0.4 * (np.arange(n) // 3 % 2), SUFFICIENT, "x")
-    outcomes = np.where(outcomes == "x", "insufficient", outcomes)
-    sample = sample_of(
+    rng = np.random.default_rng(4)
+    good = rng.random(n) < 0.3 + 0.4 * (np.arange(n) // 3 % 2)
+    outcomes = np.where(good, SUFFICIENT, "insufficient").astype(object)
+    outcomes[list(not_inspected)] = NOT_INSPECTED
+    return sample_of(
         outcomes.tolist(),
         ["A", "B", "C"] * 8,
         0.2,
-        officer_id=officers,
-        block_pi=np.where(np.arange(n) < 21, 0.6, 1.0),
+        officer_id=np.repeat([f"o{k}" for k in range(8)], 3),
+        block_pi=block_pi,
         block_cases=3,
         block_risk=0.5,
     )
+
+
+def test_block_fpc_follows_the_officer_correlation() -> None:
+    """With ρ̂ from the case-level residuals, c_k = 1 − π_k − ρ̂(Π_b − π_k) for cases of blocks
+    with Σπ < 1, 1 − π_k in certainty blocks; without officer_id the case-level form."""
+    n = 24
+    officers = np.repeat([f"o{k}" for k in range(8)], 3)
+    sample = block_sample(np.where(np.arange(n) < 21, 0.6, 1.0))
     design = prepare(sample)
     x = design_matrix(design.sample)
     z = linearised(design.sample, design.judgements, design.pi)
@@ -335,21 +344,7 @@ def test_officer_correlation_is_unbiased_with_few_pairs() -> None:
 def test_block_fpc_follows_non_response() -> None:
     """Two of stratum A's 8 cases not inspected: f_A = 8/6, so A's π and its blocks' Σπ both
     become ×6/8 (0.2 → 0.15, Π_b 0.6 → 0.45) and c_k = 1 − π'_k − ρ̂(Π'_b − π'_k)."""
-    rng = np.random.default_rng(4)
-    n = 24
-    officers = np.repeat([f"o{k}" for k in range(8)], 3)
-    outcomes = np.where(rng.random(n) < 0.3 + 0.4 * (np.arange(n) // 3 % 2), SUFFICIENT, "x")
-    outcomes = np.where(outcomes == "x", "insufficient", outcomes).astype(object)
-    outcomes[[0, 3]] = NOT_INSPECTED  # stratum A
-    sample = sample_of(
-        outcomes.tolist(),
-        ["A", "B", "C"] * 8,
-        0.2,
-        officer_id=officers,
-        block_pi=0.6,
-        block_cases=3,
-        block_risk=0.5,
-    )
+    sample = block_sample(0.6, not_inspected=(0, 3))  # stratum A
     design = prepare(sample)
     in_a = design.sample["stratum"].to_numpy() == "A"
     assert design.pi == pytest.approx(np.where(in_a, 0.15, 0.2))

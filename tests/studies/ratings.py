@@ -71,18 +71,28 @@ def spread_statements(replicates: int, seed: int, draws: int = 2_000) -> pd.Data
     return pd.DataFrame(rows)
 
 
+TENTHS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+"""Reliability bins of width 0.1."""
+
+
 def reliability(
-    stated: np.ndarray, hit: np.ndarray, cluster: np.ndarray | None = None
+    stated: np.ndarray,
+    hit: np.ndarray,
+    cluster: np.ndarray | None = None,
+    edges: tuple[float, ...] = TENTHS,
+    least: int = 50,
 ) -> list[dict[str, object]]:
-    """Binned reliability of stated probabilities: bins of width 0.1 holding ≥ 50 statements,
-    with the Monte Carlo SE of observed − stated (clustered by ``cluster``: statements of one
-    replicate or draw are not independent)."""
+    """Binned reliability of stated probabilities: bins between ``edges`` (width 0.1) holding
+    ≥ ``least`` statements, with the Monte Carlo SE of observed − stated (clustered by
+    ``cluster``: statements of one replicate, draw or frame are not independent). ``hit`` may
+    be 0/1 or a share."""
     cluster = np.arange(len(stated)) if cluster is None else np.asarray(cluster)
-    bins = np.minimum((stated * 10).astype(int), 9)
+    edges = np.asarray(edges, dtype=float)
+    bins = np.clip(np.searchsorted(edges, stated, side="right") - 1, 0, len(edges) - 2)
     out = []
-    for b in range(10):
+    for b in range(len(edges) - 1):
         inside = bins == b
-        if inside.sum() < 50:
+        if inside.sum() < least:
             continue
         gap = pd.Series(hit[inside] - stated[inside]).groupby(cluster[inside])
         totals, counts = gap.sum(), gap.count()
@@ -90,7 +100,7 @@ def reliability(
         se = np.sqrt(((totals - mean * counts) ** 2).sum()) / counts.sum()
         out.append(
             {
-                "bin": f"{b / 10:.1f}-{(b + 1) / 10:.1f}",
+                "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
                 "count": int(inside.sum()),
                 "stated": round(float(stated[inside].mean()), 4),
                 "observed": round(float(hit[inside].mean()), 4),

@@ -11,8 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -60,14 +59,11 @@ def history(tmp_path_factory, workspace_at) -> Path:
 
 
 @pytest.fixture
-def work(history, tmp_path, monkeypatch) -> Path:
+def work(history, tmp_path, workspace_at) -> Path:
     """A private copy of the history's workspace, selected through CASEWORK_* variables."""
     shutil.copytree(history / "work", tmp_path / "work", symlinks=True)
-    for key, value in workspace_environment(tmp_path / "work").items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    yield tmp_path / "work"
-    get_settings.cache_clear()
+    with workspace_at(tmp_path / "work"):
+        yield tmp_path / "work"
 
 
 def _retrain(*args: str):
@@ -88,17 +84,14 @@ def _store_snapshot(work: Path) -> tuple[str, list[str]]:
     return (store / "ledger.json").read_text(), files
 
 
-@contextmanager
-def _recorded_steps(steps: list[str]) -> Iterator[Callable[[str], None]]:
-    yield steps.append
-
-
 @pytest.mark.slow
 def test_a_better_batch_is_promoted_then_resending_it_changes_nothing(
     history, work, monkeypatch
 ) -> None:
     steps: list[str] = []
-    monkeypatch.setattr(commands.retrain, "step_bar", lambda label, total: _recorded_steps(steps))
+    monkeypatch.setattr(
+        commands.retrain, "step_bar", lambda label, total: nullcontext(steps.append)
+    )
     pages: list[str] = []
 
     def rendered(*args: object) -> str:

@@ -51,7 +51,7 @@ def test_driver_intervals_cover_evaluation_noise_and_estimation_error(lab) -> No
     assert (drivers["se_estimation"] > 0).all()
     assert drivers["df"].between(4, 10_000).all(), drivers["df"].describe()
     estimation_led = drivers["se_estimation"] > 3 * drivers["se_evaluation"]
-    assert drivers.loc[estimation_led, "df"].lt(5).all()
+    assert estimation_led.any() and drivers.loc[estimation_led, "df"].lt(5).all()
 
 
 def test_satterthwaite_degrees_of_freedom() -> None:
@@ -91,9 +91,6 @@ def test_protected_characteristics_have_no_direct_effect(lab) -> None:
     np.testing.assert_allclose(carried, protected["predicted"], atol=1e-6)
     # and it is the true gap within 3 standard errors: the model reproduces how groups differ
     assert (protected["model_error"].abs() < 3 * protected["model_error_se"]).all(), protected
-    np.testing.assert_allclose(
-        protected["model_error"], protected["predicted"] - protected["true"], atol=1e-9
-    )
 
 
 def test_bootstrap_metrics_equal_evaluate_and_bracket_it(small_data) -> None:
